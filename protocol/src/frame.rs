@@ -1,0 +1,1 @@
+//! Framing: being written.

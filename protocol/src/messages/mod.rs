@@ -1,0 +1,1 @@
+//! Generated messages: placeholder until protocol/codegen writes this module.
