@@ -12,13 +12,17 @@
 //! Modules:
 //! - [`wire`]: primitive encodings (integers, varints, strings, arrays).
 //! - [`types`]: domain types the generated messages use for ids and names.
+//! - [`message`]: the `Message` trait the generated types implement.
 //! - [`messages`]: generated request and response types, headers, `ApiKey`.
 //! - [`records`]: record batches (magic v2), records, compression codecs.
 //! - [`frame`]: size-prefixed frames and the header-version rule.
 //! - [`error`]: "need more bytes" versus "malformed", with the field named.
 
+#[cfg(any(test, feature = "arbitrary"))]
+pub mod arbitrary;
 pub mod error;
 pub mod frame;
+pub mod message;
 pub mod messages;
 pub mod records;
 pub mod types;

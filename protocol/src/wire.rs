@@ -83,7 +83,9 @@ pub fn get_uvarint(buf: &mut Bytes) -> Result<u32> {
             return Ok(value);
         }
     }
-    Err(DecodeError::malformed(Malformed::VarintTooLong { max_bytes: 5 }))
+    Err(DecodeError::malformed(Malformed::VarintTooLong {
+        max_bytes: 5,
+    }))
 }
 
 /// Unsigned LEB128 varint of at most 10 bytes.
@@ -97,7 +99,9 @@ pub fn get_uvarlong(buf: &mut Bytes) -> Result<u64> {
             return Ok(value);
         }
     }
-    Err(DecodeError::malformed(Malformed::VarintTooLong { max_bytes: 10 }))
+    Err(DecodeError::malformed(Malformed::VarintTooLong {
+        max_bytes: 10,
+    }))
 }
 
 /// Zig-zag signed varint (record fields).
@@ -181,7 +185,7 @@ fn get_len(buf: &mut Bytes, compact: bool, wide: bool) -> Result<Option<usize>> 
     Ok(Some(length as usize))
 }
 
-fn take(buf: &mut Bytes, length: usize) -> Result<Bytes> {
+pub(crate) fn take(buf: &mut Bytes, length: usize) -> Result<Bytes> {
     if length > buf.remaining() {
         return Err(DecodeError::malformed(Malformed::LengthExceedsInput {
             length,
@@ -303,6 +307,61 @@ pub fn put_nullable_bytes(
 
 pub fn put_array_len(buf: &mut BytesMut, length: Option<usize>, compact: bool) {
     put_len(buf, length, compact, true);
+}
+
+/// Reads one tagged field's header and takes its data: `(tag, data)`.
+pub fn get_tagged_field(buf: &mut Bytes) -> Result<(u32, Bytes)> {
+    let tag = get_uvarint(buf)?;
+    let size = get_uvarint(buf)? as usize;
+    Ok((tag, take(buf, size)?))
+}
+
+/// A known tagged field must fill its declared size exactly.
+pub fn expect_consumed(buf: &Bytes) -> Result<()> {
+    if buf.is_empty() {
+        Ok(())
+    } else {
+        Err(DecodeError::malformed(Malformed::TrailingBytes {
+            count: buf.len(),
+        }))
+    }
+}
+
+/// Writes the tagged-field section: known fields (already encoded) and
+/// unknown ones kept from decoding, together in ascending tag order, as
+/// Kafka's own encoder orders them.
+pub fn put_tagged_fields(
+    buf: &mut BytesMut,
+    mut known: Vec<(u32, BytesMut)>,
+    unknown: &[crate::types::RawTaggedField],
+) {
+    if known.is_empty() && unknown.is_empty() {
+        buf.put_u8(0);
+        return;
+    }
+    put_uvarint(buf, (known.len() + unknown.len()) as u32);
+    known.sort_by_key(|(tag, _)| *tag);
+    let mut unknown: Vec<&crate::types::RawTaggedField> = unknown.iter().collect();
+    unknown.sort_by_key(|f| f.tag);
+    let (mut k, mut u) = (known.iter().peekable(), unknown.into_iter().peekable());
+    loop {
+        let take_known = match (k.peek(), u.peek()) {
+            (Some((kt, _)), Some(uf)) => *kt <= uf.tag,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let (tag, data): (u32, &[u8]) = if take_known {
+            let Some((tag, data)) = k.next() else { break };
+            (*tag, data)
+        } else {
+            let Some(f) = u.next() else { break };
+            (f.tag, &f.data)
+        };
+        put_uvarint(buf, tag);
+        put_uvarint(buf, data.len() as u32);
+        buf.put_slice(data);
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,42 @@
+//! The traits every generated message implements.
+
+use bytes::{Bytes, BytesMut};
+
+use crate::error::{DecodeError, EncodeError};
+use crate::messages::ApiKey;
+
+/// A schema struct that reads and writes itself at a given version.
+pub trait Message: Sized {
+    /// Reads one value; on success `buf` is left just past it.
+    fn decode(buf: &mut Bytes, version: i16) -> Result<Self, DecodeError>;
+    /// Appends the value as version `version` writes it.
+    fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError>;
+}
+
+/// The body of a request or response of one API.
+pub trait ApiMessage: Message {
+    const API_KEY: ApiKey;
+}
+
+/// Encodes at `version`, decodes back, and checks the value and that every
+/// byte was consumed: the property each generated message must hold.
+#[cfg(any(test, feature = "arbitrary"))]
+pub fn check_round_trip<M>(
+    value: &M,
+    version: i16,
+) -> Result<(), proptest::test_runner::TestCaseError>
+where
+    M: Message + PartialEq + std::fmt::Debug,
+{
+    use proptest::prop_assert_eq;
+    let mut out = BytesMut::new();
+    value
+        .encode(&mut out, version)
+        .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+    let mut input = out.freeze();
+    let back = M::decode(&mut input, version)
+        .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+    prop_assert_eq!(input.len(), 0, "bytes left over");
+    prop_assert_eq!(&back, value);
+    Ok(())
+}
