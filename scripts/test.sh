@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every test Strata has, on a fresh machine: installs what is missing,
+# then format, lints, the generated-code check and the test suites.
+# This is the command the README names and .ci/run calls.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "toolchain"
+if ! command -v cargo >/dev/null; then
+  echo "cargo is missing: install Rust with rustup (https://rustup.rs)" >&2
+  exit 1
+fi
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+if ! command -v mvn >/dev/null || ! command -v unzip >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq maven unzip >/dev/null
+fi
+cargo --version
+
+step "format"
+cargo fmt --all -- --check
+
+step "generated code matches Kafka's specs"
+protocol/codegen/regenerate.sh
+if [ -d .git ] && ! git diff --quiet -- protocol/src/messages; then
+  git diff --stat -- protocol/src/messages
+  echo "protocol/src/messages differs from what protocol/codegen generates: run protocol/codegen/regenerate.sh and commit" >&2
+  exit 1
+fi
+
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "tests"
+cargo test --workspace
