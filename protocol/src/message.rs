@@ -40,3 +40,54 @@ where
     prop_assert_eq!(&back, value);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Malformed;
+    use crate::messages::ProduceRequest;
+
+    #[test]
+    fn messages_refuse_versions_outside_their_range() {
+        // Kafka 4 dropped Produce v0-2; 4.4.0 knows up to v13.
+        let mut input = Bytes::from_static(&[0; 64]);
+        assert_eq!(
+            ProduceRequest::decode(&mut input, 2),
+            Err(DecodeError::malformed(Malformed::UnsupportedVersion {
+                api_key: 0,
+                version: 2
+            }))
+        );
+        let mut out = BytesMut::new();
+        assert!(matches!(
+            ProduceRequest::default().encode(&mut out, 14),
+            Err(EncodeError::UnsupportedVersion { version: 14, .. })
+        ));
+    }
+
+    #[test]
+    fn a_field_the_version_cannot_carry_is_an_error_not_a_silent_drop() {
+        use crate::messages::DescribeConfigsRequest;
+        // IncludeDocumentation arrived in v3 and is not ignorable.
+        let request = DescribeConfigsRequest {
+            include_documentation: true,
+            ..DescribeConfigsRequest::default()
+        };
+        let mut out = BytesMut::new();
+        assert_eq!(
+            request.encode(&mut out, 2),
+            Err(EncodeError::UnsupportedField {
+                field: "DescribeConfigsRequest.include_documentation",
+                version: 2
+            })
+        );
+        let mut out = BytesMut::new();
+        assert!(request.encode(&mut out, 3).is_ok());
+        let mut out = BytesMut::new();
+        assert!(
+            DescribeConfigsRequest::default()
+                .encode(&mut out, 2)
+                .is_ok()
+        );
+    }
+}

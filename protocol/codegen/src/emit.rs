@@ -51,6 +51,14 @@ fn entity_type(entity: Option<&str>, base: &Ty) -> Option<&'static str> {
     }
 }
 
+/// The whole range, unsimplified: a message checks the version it is given.
+fn range_test(valid: &Versions) -> String {
+    match valid.0 {
+        Some((lo, hi)) => format!("({lo}..={hi}).contains(&version)"),
+        None => "false".into(),
+    }
+}
+
 struct Ctx<'a> {
     spec: &'a Spec,
     /// The versions this message exists in; field tests are simplified within it.
@@ -431,7 +439,7 @@ fn emit_struct(out: &mut String, ctx: &Ctx, name: &str, fields: &[Field], top: b
         let _ = writeln!(
             out,
             "        if !({}) {{ return Err(crate::DecodeError::malformed(crate::Malformed::UnsupportedVersion {{ api_key: {}, version }})); }}",
-            ctx.test(&spec.valid),
+            range_test(&spec.valid),
             spec.api_key.unwrap_or(-1)
         );
     }
@@ -493,7 +501,7 @@ fn emit_struct(out: &mut String, ctx: &Ctx, name: &str, fields: &[Field], top: b
         let _ = writeln!(
             out,
             "        if !({}) {{ return Err(crate::EncodeError::UnsupportedVersion {{ message: {name:?}, version }}); }}",
-            ctx.test(&spec.valid)
+            range_test(&spec.valid)
         );
     }
     let _ = writeln!(out, "        let flexible = {flexible};");
@@ -521,6 +529,9 @@ fn emit_struct(out: &mut String, ctx: &Ctx, name: &str, fields: &[Field], top: b
                 if !absent.is_empty() {
                     let _ = writeln!(out, "        {absent}");
                 }
+            }
+            _ if absent.is_empty() => {
+                let _ = writeln!(out, "        if {present} {{ {body} }}");
             }
             _ => {
                 let _ = writeln!(out, "        if {present} {{ {body} }} else {{ {absent} }}");

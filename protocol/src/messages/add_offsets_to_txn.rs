@@ -36,7 +36,7 @@ pub mod request {
 
     impl crate::message::Message for AddOffsetsToTxnRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=4).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 25,
@@ -97,7 +97,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=4).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "AddOffsetsToTxnRequest",
                     version,
@@ -210,7 +210,7 @@ pub mod response {
 
     impl crate::message::Message for AddOffsetsToTxnResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=4).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 25,
@@ -255,7 +255,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=4).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "AddOffsetsToTxnResponse",
                     version,

@@ -38,7 +38,7 @@ pub mod request {
 
     impl crate::message::Message for AddPartitionsToTxnRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=5).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 24,
@@ -139,7 +139,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=5).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "AddPartitionsToTxnRequest",
                     version,
@@ -675,7 +675,7 @@ pub mod response {
 
     impl crate::message::Message for AddPartitionsToTxnResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=5).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 24,
@@ -744,7 +744,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=5).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "AddPartitionsToTxnResponse",
                     version,
@@ -760,7 +760,6 @@ pub mod response {
                     let value = &self.error_code;
                     buf.put_i16(*value);
                 }
-            } else {
             }
             if version >= 4 {
                 {

@@ -32,7 +32,7 @@ pub mod request {
 
     impl crate::message::Message for AlterClientQuotasRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 49,
@@ -87,7 +87,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "AlterClientQuotasRequest",
                     version,
@@ -557,7 +557,7 @@ pub mod response {
 
     impl crate::message::Message for AlterClientQuotasResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 49,
@@ -613,7 +613,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "AlterClientQuotasResponse",
                     version,

@@ -34,7 +34,7 @@ pub mod request {
 
     impl crate::message::Message for AlterPartitionReassignmentsRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 45,
@@ -101,7 +101,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "AlterPartitionReassignmentsRequest",
                     version,
@@ -483,7 +483,7 @@ pub mod response {
 
     impl crate::message::Message for AlterPartitionReassignmentsResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 45,
@@ -567,7 +567,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "AlterPartitionReassignmentsResponse",
                     version,
@@ -583,7 +583,6 @@ pub mod response {
                     let value = &self.allow_replication_factor_change;
                     crate::wire::put_bool(buf, *value);
                 }
-            } else {
             }
             {
                 let value = &self.error_code;

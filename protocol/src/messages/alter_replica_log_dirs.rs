@@ -30,7 +30,7 @@ pub mod request {
 
     impl crate::message::Message for AlterReplicaLogDirsRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=2).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 34,
@@ -79,7 +79,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=2).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "AlterReplicaLogDirsRequest",
                     version,
@@ -399,7 +399,7 @@ pub mod response {
 
     impl crate::message::Message for AlterReplicaLogDirsResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=2).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 34,
@@ -457,7 +457,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=2).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "AlterReplicaLogDirsResponse",
                     version,

@@ -32,7 +32,7 @@ pub mod request {
 
     impl crate::message::Message for AlterUserScramCredentialsRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=0).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 51,
@@ -103,7 +103,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=0).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "AlterUserScramCredentialsRequest",
                     version,
@@ -469,7 +469,7 @@ pub mod response {
 
     impl crate::message::Message for AlterUserScramCredentialsResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=0).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 51,
@@ -514,7 +514,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=0).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "AlterUserScramCredentialsResponse",
                     version,

@@ -36,7 +36,7 @@ pub mod request {
 
     impl crate::message::Message for ApiVersionsRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=5).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 18,
@@ -98,7 +98,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=5).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "ApiVersionsRequest",
                     version,
@@ -115,7 +115,6 @@ pub mod request {
                         "ApiVersionsRequest.client_software_name",
                     )?;
                 }
-            } else {
             }
             if version >= 3 {
                 {
@@ -127,7 +126,6 @@ pub mod request {
                         "ApiVersionsRequest.client_software_version",
                     )?;
                 }
-            } else {
             }
             if version >= 5 {
                 match &self.cluster_id {
@@ -155,14 +153,12 @@ pub mod request {
                         }
                     }
                 }
-            } else {
             }
             if version >= 5 {
                 {
                     let value = &self.node_id;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             if flexible {
                 let mut known: Vec<(u32, bytes::BytesMut)> = Vec::new();
@@ -251,7 +247,7 @@ pub mod response {
 
     impl crate::message::Message for ApiVersionsResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=5).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 18,
@@ -353,7 +349,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=5).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "ApiVersionsResponse",
                     version,
@@ -376,7 +372,6 @@ pub mod response {
                     let value = &self.throttle_time_ms;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             if flexible {
                 let mut known: Vec<(u32, bytes::BytesMut)> = Vec::new();

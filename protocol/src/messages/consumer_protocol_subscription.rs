@@ -154,14 +154,12 @@ impl crate::message::Message for ConsumerProtocolSubscription {
                     crate::message::Message::encode(item, buf, version)?;
                 }
             }
-        } else {
         }
         if version >= 2 {
             {
                 let value = &self.generation_id;
                 buf.put_i32(*value);
             }
-        } else {
         }
         if version >= 3 {
             match &self.rack_id {
@@ -189,7 +187,6 @@ impl crate::message::Message for ConsumerProtocolSubscription {
                     }
                 }
             }
-        } else {
         }
         if flexible {
             let mut known: Vec<(u32, bytes::BytesMut)> = Vec::new();

@@ -30,7 +30,7 @@ pub mod request {
 
     impl crate::message::Message for CreateAclsRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=3).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 30,
@@ -79,7 +79,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=3).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "CreateAclsRequest",
                     version,
@@ -358,7 +358,7 @@ pub mod response {
 
     impl crate::message::Message for CreateAclsResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=3).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 30,
@@ -414,7 +414,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=3).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "CreateAclsResponse",
                     version,

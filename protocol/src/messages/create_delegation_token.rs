@@ -36,7 +36,7 @@ pub mod request {
 
     impl crate::message::Message for CreateDelegationTokenRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=3).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 38,
@@ -113,7 +113,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=3).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "CreateDelegationTokenRequest",
                     version,
@@ -412,7 +412,7 @@ pub mod response {
 
     impl crate::message::Message for CreateDelegationTokenResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=3).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 38,
@@ -520,7 +520,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=3).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "CreateDelegationTokenResponse",
                     version,

@@ -34,7 +34,7 @@ pub mod request {
 
     impl crate::message::Message for CreatePartitionsRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=3).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 37,
@@ -95,7 +95,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=3).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "CreatePartitionsRequest",
                     version,
@@ -449,7 +449,7 @@ pub mod response {
 
     impl crate::message::Message for CreatePartitionsResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=3).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 37,
@@ -507,7 +507,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=3).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "CreatePartitionsResponse",
                     version,

@@ -34,7 +34,7 @@ pub mod request {
 
     impl crate::message::Message for CreateTopicsRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((2..=7).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 19,
@@ -95,7 +95,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((2..=7).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "CreateTopicsRequest",
                     version,
@@ -641,7 +641,7 @@ pub mod response {
 
     impl crate::message::Message for CreateTopicsResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((2..=7).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 19,
@@ -697,7 +697,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((2..=7).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "CreateTopicsResponse",
                     version,
@@ -910,7 +910,6 @@ pub mod response {
                     let value = &self.config_source;
                     buf.put_i8(*value);
                 }
-            } else {
             }
             if version >= 5 {
                 {
@@ -1146,7 +1145,6 @@ pub mod response {
                     let value = &self.topic_id;
                     crate::wire::put_uuid(buf, value);
                 }
-            } else {
             }
             {
                 let value = &self.error_code;
@@ -1182,14 +1180,12 @@ pub mod response {
                     let value = &self.num_partitions;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             if version >= 5 {
                 {
                     let value = &self.replication_factor;
                     buf.put_i16(*value);
                 }
-            } else {
             }
             if version >= 5 {
                 match &self.configs {
@@ -1210,7 +1206,6 @@ pub mod response {
                         }
                     }
                 }
-            } else {
             }
             if flexible {
                 let mut known: Vec<(u32, bytes::BytesMut)> = Vec::new();

@@ -30,7 +30,7 @@ pub mod request {
 
     impl crate::message::Message for DeleteGroupsRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=3).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 42,
@@ -79,7 +79,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=3).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "DeleteGroupsRequest",
                     version,
@@ -159,7 +159,7 @@ pub mod response {
 
     impl crate::message::Message for DeleteGroupsResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=3).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 42,
@@ -215,7 +215,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=3).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "DeleteGroupsResponse",
                     version,
@@ -383,7 +383,6 @@ pub mod response {
                         }
                     }
                 }
-            } else {
             }
             if flexible {
                 let mut known: Vec<(u32, bytes::BytesMut)> = Vec::new();

@@ -32,7 +32,7 @@ pub mod request {
 
     impl crate::message::Message for DeleteRecordsRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=2).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 21,
@@ -87,7 +87,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=2).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "DeleteRecordsRequest",
                     version,
@@ -400,7 +400,7 @@ pub mod response {
 
     impl crate::message::Message for DeleteRecordsResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=2).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 21,
@@ -458,7 +458,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=2).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "DeleteRecordsResponse",
                     version,

@@ -34,7 +34,7 @@ pub mod request {
 
     impl crate::message::Message for DeleteTopicsRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=6).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 20,
@@ -106,7 +106,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=6).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "DeleteTopicsRequest",
                     version,
@@ -142,7 +142,6 @@ pub mod request {
                         )?;
                     }
                 }
-            } else {
             }
             {
                 let value = &self.timeout_ms;
@@ -384,7 +383,7 @@ pub mod response {
 
     impl crate::message::Message for DeleteTopicsResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=6).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 20,
@@ -440,7 +439,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=6).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "DeleteTopicsResponse",
                     version,
@@ -612,7 +611,6 @@ pub mod response {
                     let value = &self.topic_id;
                     crate::wire::put_uuid(buf, value);
                 }
-            } else {
             }
             {
                 let value = &self.error_code;
@@ -644,7 +642,6 @@ pub mod response {
                         }
                     }
                 }
-            } else {
             }
             if flexible {
                 let mut known: Vec<(u32, bytes::BytesMut)> = Vec::new();

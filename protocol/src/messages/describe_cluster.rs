@@ -34,7 +34,7 @@ pub mod request {
 
     impl crate::message::Message for DescribeClusterRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=2).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 60,
@@ -88,7 +88,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=2).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "DescribeClusterRequest",
                     version,
@@ -204,7 +204,7 @@ pub mod response {
 
     impl crate::message::Message for DescribeClusterResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=2).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 60,
@@ -299,7 +299,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=2).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "DescribeClusterResponse",
                     version,

@@ -34,7 +34,7 @@ pub mod request {
 
     impl crate::message::Message for DescribeConfigsRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=4).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 32,
@@ -99,7 +99,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=4).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "DescribeConfigsRequest",
                     version,
@@ -364,7 +364,7 @@ pub mod response {
 
     impl crate::message::Message for DescribeConfigsResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=4).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 32,
@@ -420,7 +420,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=4).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "DescribeConfigsResponse",
                     version,
@@ -654,7 +654,6 @@ pub mod response {
                     let value = &self.config_type;
                     buf.put_i8(*value);
                 }
-            } else {
             }
             if version >= 3 {
                 match &self.documentation {
@@ -682,7 +681,6 @@ pub mod response {
                         }
                     }
                 }
-            } else {
             }
             if flexible {
                 let mut known: Vec<(u32, bytes::BytesMut)> = Vec::new();

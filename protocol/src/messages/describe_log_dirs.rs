@@ -30,7 +30,7 @@ pub mod request {
 
     impl crate::message::Message for DescribeLogDirsRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=5).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 35,
@@ -81,7 +81,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=5).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "DescribeLogDirsRequest",
                     version,
@@ -302,7 +302,7 @@ pub mod response {
 
     impl crate::message::Message for DescribeLogDirsResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=5).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 35,
@@ -364,7 +364,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=5).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "DescribeLogDirsResponse",
                     version,
@@ -380,7 +380,6 @@ pub mod response {
                     let value = &self.error_code;
                     buf.put_i16(*value);
                 }
-            } else {
             }
             {
                 let value = &self.results;
@@ -700,21 +699,18 @@ pub mod response {
                     let value = &self.total_bytes;
                     buf.put_i64(*value);
                 }
-            } else {
             }
             if version >= 4 {
                 {
                     let value = &self.usable_bytes;
                     buf.put_i64(*value);
                 }
-            } else {
             }
             if version >= 5 {
                 {
                     let value = &self.is_cordoned;
                     crate::wire::put_bool(buf, *value);
                 }
-            } else {
             }
             if flexible {
                 let mut known: Vec<(u32, bytes::BytesMut)> = Vec::new();

@@ -30,7 +30,7 @@ pub mod request {
 
     impl crate::message::Message for DescribeProducersRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=0).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 61,
@@ -79,7 +79,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=0).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "DescribeProducersRequest",
                     version,
@@ -275,7 +275,7 @@ pub mod response {
 
     impl crate::message::Message for DescribeProducersResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=0).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 61,
@@ -331,7 +331,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=0).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "DescribeProducersResponse",
                     version,

@@ -30,7 +30,7 @@ pub mod request {
 
     impl crate::message::Message for DescribeQuorumRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=2).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 55,
@@ -79,7 +79,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=2).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "DescribeQuorumRequest",
                     version,
@@ -365,7 +365,7 @@ pub mod response {
 
     impl crate::message::Message for DescribeQuorumResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=2).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 55,
@@ -445,7 +445,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=2).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "DescribeQuorumResponse",
                     version,
@@ -482,7 +482,6 @@ pub mod response {
                         }
                     }
                 }
-            } else {
             }
             {
                 let value = &self.topics;
@@ -1024,7 +1023,6 @@ pub mod response {
                         }
                     }
                 }
-            } else {
             }
             {
                 let value = &self.leader_id;
@@ -1246,14 +1244,12 @@ pub mod response {
                     let value = &self.last_fetch_timestamp;
                     buf.put_i64(*value);
                 }
-            } else {
             }
             if version >= 1 {
                 {
                     let value = &self.last_caught_up_timestamp;
                     buf.put_i64(*value);
                 }
-            } else {
             }
             if flexible {
                 let mut known: Vec<(u32, bytes::BytesMut)> = Vec::new();

@@ -30,7 +30,7 @@ pub mod request {
 
     impl crate::message::Message for DescribeShareGroupOffsetsRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 90,
@@ -66,7 +66,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "DescribeShareGroupOffsetsRequest",
                     version,
@@ -413,7 +413,7 @@ pub mod response {
 
     impl crate::message::Message for DescribeShareGroupOffsetsResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 90,
@@ -458,7 +458,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "DescribeShareGroupOffsetsResponse",
                     version,
@@ -817,7 +817,6 @@ pub mod response {
                     let value = &self.lag;
                     buf.put_i64(*value);
                 }
-            } else {
             }
             {
                 let value = &self.error_code;

@@ -30,7 +30,7 @@ pub mod request {
 
     impl crate::message::Message for DescribeUserScramCredentialsRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=0).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 50,
@@ -80,7 +80,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=0).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "DescribeUserScramCredentialsRequest",
                     version,
@@ -265,7 +265,7 @@ pub mod response {
 
     impl crate::message::Message for DescribeUserScramCredentialsResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=0).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 50,
@@ -323,7 +323,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=0).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "DescribeUserScramCredentialsResponse",
                     version,

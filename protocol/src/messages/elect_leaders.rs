@@ -34,7 +34,7 @@ pub mod request {
 
     impl crate::message::Message for ElectLeadersRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=2).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 43,
@@ -98,7 +98,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=2).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "ElectLeadersRequest",
                     version,
@@ -345,7 +345,7 @@ pub mod response {
 
     impl crate::message::Message for ElectLeadersResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=2).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 43,
@@ -411,7 +411,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=2).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "ElectLeadersResponse",
                     version,

@@ -36,7 +36,7 @@ pub mod request {
 
     impl crate::message::Message for EndTxnRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=5).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 26,
@@ -95,7 +95,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=5).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "EndTxnRequest",
                     version,
@@ -205,7 +205,7 @@ pub mod response {
 
     impl crate::message::Message for EndTxnResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=5).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 26,
@@ -262,7 +262,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=5).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "EndTxnResponse",
                     version,
@@ -282,14 +282,12 @@ pub mod response {
                     let value = &self.producer_id;
                     buf.put_i64(value.0);
                 }
-            } else {
             }
             if version >= 5 {
                 {
                     let value = &self.producer_epoch;
                     buf.put_i16(*value);
                 }
-            } else {
             }
             if flexible {
                 let mut known: Vec<(u32, bytes::BytesMut)> = Vec::new();

@@ -32,7 +32,7 @@ pub mod request {
 
     impl crate::message::Message for ExpireDelegationTokenRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=2).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 40,
@@ -79,7 +79,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=2).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "ExpireDelegationTokenRequest",
                     version,
@@ -162,7 +162,7 @@ pub mod response {
 
     impl crate::message::Message for ExpireDelegationTokenResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=2).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 40,
@@ -214,7 +214,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=2).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "ExpireDelegationTokenResponse",
                     version,

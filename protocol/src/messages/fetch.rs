@@ -52,7 +52,7 @@ pub mod request {
 
     impl crate::message::Message for FetchRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((4..=18).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 1,
@@ -194,7 +194,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((4..=18).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "FetchRequest",
                     version,
@@ -235,14 +235,12 @@ pub mod request {
                     let value = &self.session_id;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             if version >= 7 {
                 {
                     let value = &self.session_epoch;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             {
                 let value = &self.topics;
@@ -277,7 +275,6 @@ pub mod request {
                         "FetchRequest.rack_id",
                     )?;
                 }
-            } else {
             }
             if flexible {
                 let mut known: Vec<(u32, bytes::BytesMut)> = Vec::new();
@@ -560,7 +557,6 @@ pub mod request {
                     let value = &self.current_leader_epoch;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             {
                 let value = &self.fetch_offset;
@@ -584,7 +580,6 @@ pub mod request {
                     let value = &self.log_start_offset;
                     buf.put_i64(*value);
                 }
-            } else {
             }
             {
                 let value = &self.partition_max_bytes;
@@ -780,14 +775,12 @@ pub mod request {
                         "FetchTopic.topic",
                     )?;
                 }
-            } else {
             }
             if version >= 13 {
                 {
                     let value = &self.topic_id;
                     crate::wire::put_uuid(buf, value);
                 }
-            } else {
             }
             {
                 let value = &self.partitions;
@@ -929,14 +922,12 @@ pub mod request {
                         "ForgottenTopic.topic",
                     )?;
                 }
-            } else {
             }
             if version >= 13 {
                 {
                     let value = &self.topic_id;
                     crate::wire::put_uuid(buf, value);
                 }
-            } else {
             }
             if version >= 7 {
                 {
@@ -1154,7 +1145,7 @@ pub mod response {
 
     impl crate::message::Message for FetchResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((4..=18).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 1,
@@ -1251,7 +1242,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((4..=18).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "FetchResponse",
                     version,
@@ -1267,7 +1258,6 @@ pub mod response {
                     let value = &self.error_code;
                     buf.put_i16(*value);
                 }
-            } else {
             }
             if version >= 7 {
                 {
@@ -1678,14 +1668,12 @@ pub mod response {
                         "FetchableTopicResponse.topic",
                     )?;
                 }
-            } else {
             }
             if version >= 13 {
                 {
                     let value = &self.topic_id;
                     crate::wire::put_uuid(buf, value);
                 }
-            } else {
             }
             {
                 let value = &self.partitions;
@@ -2264,7 +2252,6 @@ pub mod response {
                     let value = &self.log_start_offset;
                     buf.put_i64(*value);
                 }
-            } else {
             }
             match &self.aborted_transactions {
                 Some(value) => {

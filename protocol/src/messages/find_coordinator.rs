@@ -34,7 +34,7 @@ pub mod request {
 
     impl crate::message::Message for FindCoordinatorRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=6).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 10,
@@ -95,7 +95,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=6).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "FindCoordinatorRequest",
                     version,
@@ -231,7 +231,7 @@ pub mod response {
 
     impl crate::message::Message for FindCoordinatorResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=6).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 10,
@@ -321,7 +321,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=6).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "FindCoordinatorResponse",
                     version,
@@ -333,7 +333,6 @@ pub mod response {
                     let value = &self.throttle_time_ms;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             if version <= 3 {
                 {
@@ -374,7 +373,6 @@ pub mod response {
                         }
                     }
                 }
-            } else {
             }
             if version <= 3 {
                 {
@@ -706,7 +704,6 @@ pub mod response {
                         }
                     }
                 }
-            } else {
             }
             if flexible {
                 let mut known: Vec<(u32, bytes::BytesMut)> = Vec::new();

@@ -36,7 +36,7 @@ pub mod request {
 
     impl crate::message::Message for HeartbeatRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=4).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 12,
@@ -99,7 +99,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=4).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "HeartbeatRequest",
                     version,
@@ -241,7 +241,7 @@ pub mod response {
 
     impl crate::message::Message for HeartbeatResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=4).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 12,
@@ -286,7 +286,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=4).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "HeartbeatResponse",
                     version,
@@ -298,7 +298,6 @@ pub mod response {
                     let value = &self.throttle_time_ms;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             {
                 let value = &self.error_code;

@@ -40,7 +40,7 @@ pub mod request {
 
     impl crate::message::Message for InitProducerIdRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=6).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 22,
@@ -112,7 +112,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=6).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "InitProducerIdRequest",
                     version,
@@ -310,7 +310,7 @@ pub mod response {
 
     impl crate::message::Message for InitProducerIdResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=6).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 22,
@@ -381,7 +381,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=6).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "InitProducerIdResponse",
                     version,

@@ -32,7 +32,7 @@ pub mod request {
 
     impl crate::message::Message for InitializeShareGroupStateRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=0).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 83,
@@ -88,7 +88,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=0).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "InitializeShareGroupStateRequest",
                     version,
@@ -410,7 +410,7 @@ pub mod response {
 
     impl crate::message::Message for InitializeShareGroupStateResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=0).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 83,
@@ -460,7 +460,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=0).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "InitializeShareGroupStateResponse",
                     version,

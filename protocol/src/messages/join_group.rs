@@ -44,7 +44,7 @@ pub mod request {
 
     impl crate::message::Message for JoinGroupRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=9).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 11,
@@ -150,7 +150,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=9).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "JoinGroupRequest",
                     version,
@@ -175,7 +175,6 @@ pub mod request {
                     let value = &self.rebalance_timeout_ms;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             {
                 let value = &self.member_id;
@@ -262,7 +261,6 @@ pub mod request {
                         }
                     }
                 }
-            } else {
             }
             if flexible {
                 let mut known: Vec<(u32, bytes::BytesMut)> = Vec::new();
@@ -505,7 +503,7 @@ pub mod response {
 
     impl crate::message::Message for JoinGroupResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=9).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 11,
@@ -613,7 +611,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=9).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "JoinGroupResponse",
                     version,
@@ -625,7 +623,6 @@ pub mod response {
                     let value = &self.throttle_time_ms;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             {
                 let value = &self.error_code;
@@ -661,7 +658,6 @@ pub mod response {
                         }
                     }
                 }
-            } else {
             }
             match &self.protocol_name {
                 Some(value) => {
@@ -925,7 +921,6 @@ pub mod response {
                         }
                     }
                 }
-            } else {
             }
             {
                 let value = &self.metadata;

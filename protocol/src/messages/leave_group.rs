@@ -34,7 +34,7 @@ pub mod request {
 
     impl crate::message::Message for LeaveGroupRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=5).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 13,
@@ -97,7 +97,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=5).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "LeaveGroupRequest",
                     version,
@@ -346,7 +346,6 @@ pub mod request {
                         }
                     }
                 }
-            } else {
             }
             if flexible {
                 let mut known: Vec<(u32, bytes::BytesMut)> = Vec::new();
@@ -425,7 +424,7 @@ pub mod response {
 
     impl crate::message::Message for LeaveGroupResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=5).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 13,
@@ -487,7 +486,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=5).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "LeaveGroupResponse",
                     version,
@@ -499,7 +498,6 @@ pub mod response {
                     let value = &self.throttle_time_ms;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             {
                 let value = &self.error_code;

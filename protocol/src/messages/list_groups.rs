@@ -32,7 +32,7 @@ pub mod request {
 
     impl crate::message::Message for ListGroupsRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=5).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 16,
@@ -94,7 +94,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=5).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "ListGroupsRequest",
                     version,
@@ -206,7 +206,7 @@ pub mod response {
 
     impl crate::message::Message for ListGroupsResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=5).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 16,
@@ -268,7 +268,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=5).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "ListGroupsResponse",
                     version,
@@ -280,7 +280,6 @@ pub mod response {
                     let value = &self.throttle_time_ms;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             {
                 let value = &self.error_code;
@@ -441,7 +440,6 @@ pub mod response {
                         "ListedGroup.group_state",
                     )?;
                 }
-            } else {
             }
             if version >= 5 {
                 {
@@ -453,7 +451,6 @@ pub mod response {
                         "ListedGroup.group_type",
                     )?;
                 }
-            } else {
             }
             if flexible {
                 let mut known: Vec<(u32, bytes::BytesMut)> = Vec::new();

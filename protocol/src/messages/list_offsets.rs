@@ -36,7 +36,7 @@ pub mod request {
 
     impl crate::message::Message for ListOffsetsRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=11).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 2,
@@ -103,7 +103,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=11).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "ListOffsetsRequest",
                     version,
@@ -139,7 +139,6 @@ pub mod request {
                     let value = &self.timeout_ms;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             if flexible {
                 let mut known: Vec<(u32, bytes::BytesMut)> = Vec::new();
@@ -270,7 +269,6 @@ pub mod request {
                     let value = &self.current_leader_epoch;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             {
                 let value = &self.timestamp;
@@ -471,7 +469,7 @@ pub mod response {
 
     impl crate::message::Message for ListOffsetsResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=11).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 2,
@@ -529,7 +527,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=11).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "ListOffsetsResponse",
                     version,
@@ -541,7 +539,6 @@ pub mod response {
                     let value = &self.throttle_time_ms;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             {
                 let value = &self.topics;

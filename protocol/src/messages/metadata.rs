@@ -36,7 +36,7 @@ pub mod request {
 
     impl crate::message::Message for MetadataRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=13).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 3,
@@ -130,7 +130,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=13).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "MetadataRequest",
                     version,
@@ -328,7 +328,6 @@ pub mod request {
                     let value = &self.topic_id;
                     crate::wire::put_uuid(buf, value);
                 }
-            } else {
             }
             match &self.name {
                 Some(value) => {
@@ -439,7 +438,7 @@ pub mod response {
 
     impl crate::message::Message for MetadataResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=13).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 3,
@@ -543,7 +542,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=13).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "MetadataResponse",
                     version,
@@ -555,7 +554,6 @@ pub mod response {
                     let value = &self.throttle_time_ms;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             {
                 let value = &self.brokers;
@@ -590,14 +588,12 @@ pub mod response {
                         }
                     }
                 }
-            } else {
             }
             if version >= 1 {
                 {
                     let value = &self.controller_id;
                     buf.put_i32(value.0);
                 }
-            } else {
             }
             {
                 let value = &self.topics;
@@ -624,7 +620,6 @@ pub mod response {
                     let value = &self.error_code;
                     buf.put_i16(*value);
                 }
-            } else {
             }
             if flexible {
                 let mut known: Vec<(u32, bytes::BytesMut)> = Vec::new();
@@ -824,7 +819,6 @@ pub mod response {
                         }
                     }
                 }
-            } else {
             }
             if flexible {
                 let mut known: Vec<(u32, bytes::BytesMut)> = Vec::new();
@@ -1027,7 +1021,6 @@ pub mod response {
                     let value = &self.leader_epoch;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             {
                 let value = &self.replica_nodes;
@@ -1051,7 +1044,6 @@ pub mod response {
                         buf.put_i32(item.0);
                     }
                 }
-            } else {
             }
             if flexible {
                 let mut known: Vec<(u32, bytes::BytesMut)> = Vec::new();
@@ -1290,14 +1282,12 @@ pub mod response {
                     let value = &self.topic_id;
                     crate::wire::put_uuid(buf, value);
                 }
-            } else {
             }
             if version >= 1 {
                 {
                     let value = &self.is_internal;
                     crate::wire::put_bool(buf, *value);
                 }
-            } else {
             }
             {
                 let value = &self.partitions;

@@ -40,7 +40,7 @@ pub mod request {
 
     impl crate::message::Message for OffsetCommitRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((2..=10).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 8,
@@ -130,7 +130,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((2..=10).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "OffsetCommitRequest",
                     version,
@@ -198,7 +198,6 @@ pub mod request {
                     let value = &self.retention_time_ms;
                     buf.put_i64(*value);
                 }
-            } else {
             }
             {
                 let value = &self.topics;
@@ -368,7 +367,6 @@ pub mod request {
                     let value = &self.committed_leader_epoch;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             match &self.committed_metadata {
                 Some(value) => {
@@ -540,14 +538,12 @@ pub mod request {
                         "OffsetCommitRequestTopic.name",
                     )?;
                 }
-            } else {
             }
             if version >= 10 {
                 {
                     let value = &self.topic_id;
                     crate::wire::put_uuid(buf, value);
                 }
-            } else {
             }
             {
                 let value = &self.partitions;
@@ -629,7 +625,7 @@ pub mod response {
 
     impl crate::message::Message for OffsetCommitResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((2..=10).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 8,
@@ -687,7 +683,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((2..=10).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "OffsetCommitResponse",
                     version,
@@ -699,7 +695,6 @@ pub mod response {
                     let value = &self.throttle_time_ms;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             {
                 let value = &self.topics;
@@ -942,14 +937,12 @@ pub mod response {
                         "OffsetCommitResponseTopic.name",
                     )?;
                 }
-            } else {
             }
             if version >= 10 {
                 {
                     let value = &self.topic_id;
                     crate::wire::put_uuid(buf, value);
                 }
-            } else {
             }
             {
                 let value = &self.partitions;

@@ -36,7 +36,7 @@ pub mod request {
 
     impl crate::message::Message for OffsetFetchRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=10).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 9,
@@ -104,7 +104,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=10).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "OffsetFetchRequest",
                     version,
@@ -373,14 +373,12 @@ pub mod request {
                         }
                     }
                 }
-            } else {
             }
             if version >= 9 {
                 {
                     let value = &self.member_epoch;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             if version >= 8 {
                 match &self.topics {
@@ -716,14 +714,12 @@ pub mod request {
                         "OffsetFetchRequestTopics.name",
                     )?;
                 }
-            } else {
             }
             if version >= 10 {
                 {
                     let value = &self.topic_id;
                     crate::wire::put_uuid(buf, value);
                 }
-            } else {
             }
             if version >= 8 {
                 {
@@ -814,7 +810,7 @@ pub mod response {
 
     impl crate::message::Message for OffsetFetchResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=10).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 9,
@@ -897,7 +893,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=10).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "OffsetFetchResponse",
                     version,
@@ -909,7 +905,6 @@ pub mod response {
                     let value = &self.throttle_time_ms;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             if version <= 7 {
                 {
@@ -932,7 +927,6 @@ pub mod response {
                     let value = &self.error_code;
                     buf.put_i16(*value);
                 }
-            } else {
             }
             if version >= 8 {
                 {
@@ -1298,7 +1292,6 @@ pub mod response {
                     let value = &self.committed_leader_epoch;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             if version <= 7 {
                 match &self.metadata {
@@ -1528,7 +1521,6 @@ pub mod response {
                     let value = &self.committed_leader_epoch;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             if version >= 8 {
                 match &self.metadata {
@@ -1879,14 +1871,12 @@ pub mod response {
                         "OffsetFetchResponseTopics.name",
                     )?;
                 }
-            } else {
             }
             if version >= 10 {
                 {
                     let value = &self.topic_id;
                     crate::wire::put_uuid(buf, value);
                 }
-            } else {
             }
             if version >= 8 {
                 {

@@ -32,7 +32,7 @@ pub mod request {
 
     impl crate::message::Message for OffsetForLeaderEpochRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((2..=4).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 23,
@@ -87,7 +87,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((2..=4).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "OffsetForLeaderEpochRequest",
                     version,
@@ -99,7 +99,6 @@ pub mod request {
                     let value = &self.replica_id;
                     buf.put_i32(value.0);
                 }
-            } else {
             }
             {
                 let value = &self.topics;
@@ -426,7 +425,7 @@ pub mod response {
 
     impl crate::message::Message for OffsetForLeaderEpochResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((2..=4).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 23,
@@ -484,7 +483,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((2..=4).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "OffsetForLeaderEpochResponse",
                     version,

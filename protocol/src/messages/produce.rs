@@ -36,7 +36,7 @@ pub mod request {
 
     impl crate::message::Message for ProduceRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((3..=13).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 0,
@@ -105,7 +105,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((3..=13).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "ProduceRequest",
                     version,
@@ -433,14 +433,12 @@ pub mod request {
                         "TopicProduceData.name",
                     )?;
                 }
-            } else {
             }
             if version >= 13 {
                 {
                     let value = &self.topic_id;
                     crate::wire::put_uuid(buf, value);
                 }
-            } else {
             }
             {
                 let value = &self.partition_data;
@@ -521,7 +519,7 @@ pub mod response {
 
     impl crate::message::Message for ProduceResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((3..=13).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 0,
@@ -604,7 +602,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((3..=13).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "ProduceResponse",
                     version,
@@ -1328,7 +1326,6 @@ pub mod response {
                     let value = &self.log_start_offset;
                     buf.put_i64(*value);
                 }
-            } else {
             }
             if version >= 8 {
                 {
@@ -1338,7 +1335,6 @@ pub mod response {
                         crate::message::Message::encode(item, buf, version)?;
                     }
                 }
-            } else {
             }
             if version >= 8 {
                 match &self.error_message {
@@ -1366,7 +1362,6 @@ pub mod response {
                         }
                     }
                 }
-            } else {
             }
             if flexible {
                 let mut known: Vec<(u32, bytes::BytesMut)> = Vec::new();
@@ -1556,14 +1551,12 @@ pub mod response {
                         "TopicProduceResponse.name",
                     )?;
                 }
-            } else {
             }
             if version >= 13 {
                 {
                     let value = &self.topic_id;
                     crate::wire::put_uuid(buf, value);
                 }
-            } else {
             }
             {
                 let value = &self.partition_responses;

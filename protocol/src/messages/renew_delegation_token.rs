@@ -32,7 +32,7 @@ pub mod request {
 
     impl crate::message::Message for RenewDelegationTokenRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=2).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 39,
@@ -76,7 +76,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=2).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "RenewDelegationTokenRequest",
                     version,
@@ -159,7 +159,7 @@ pub mod response {
 
     impl crate::message::Message for RenewDelegationTokenResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=2).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 39,
@@ -211,7 +211,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=2).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "RenewDelegationTokenResponse",
                     version,

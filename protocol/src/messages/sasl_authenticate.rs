@@ -30,7 +30,7 @@ pub mod request {
 
     impl crate::message::Message for SaslAuthenticateRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=2).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 36,
@@ -68,7 +68,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=2).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "SaslAuthenticateRequest",
                     version,
@@ -143,7 +143,7 @@ pub mod response {
 
     impl crate::message::Message for SaslAuthenticateResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=2).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 36,
@@ -200,7 +200,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=2).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "SaslAuthenticateResponse",
                     version,
@@ -250,7 +250,6 @@ pub mod response {
                     let value = &self.session_lifetime_ms;
                     buf.put_i64(*value);
                 }
-            } else {
             }
             if flexible {
                 let mut known: Vec<(u32, bytes::BytesMut)> = Vec::new();

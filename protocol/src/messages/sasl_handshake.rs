@@ -30,7 +30,7 @@ pub mod request {
 
     impl crate::message::Message for SaslHandshakeRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 17,
@@ -68,7 +68,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "SaslHandshakeRequest",
                     version,
@@ -139,7 +139,7 @@ pub mod response {
 
     impl crate::message::Message for SaslHandshakeResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 17,
@@ -192,7 +192,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "SaslHandshakeResponse",
                     version,

@@ -38,7 +38,7 @@ pub mod request {
 
     impl crate::message::Message for ShareAcknowledgeRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=2).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 79,
@@ -112,7 +112,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=2).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "ShareAcknowledgeRequest",
                     version,
@@ -675,7 +675,7 @@ pub mod response {
 
     impl crate::message::Message for ShareAcknowledgeResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=2).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 79,
@@ -771,7 +771,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=2).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "ShareAcknowledgeResponse",
                     version,
@@ -816,7 +816,6 @@ pub mod response {
                     let value = &self.acquisition_lock_timeout_ms;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             {
                 let value = &self.responses;

@@ -52,7 +52,7 @@ pub mod request {
 
     impl crate::message::Message for ShareFetchRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=2).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 78,
@@ -182,7 +182,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=2).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "ShareFetchRequest",
                     version,
@@ -268,7 +268,6 @@ pub mod request {
                     let value = &self.share_acquire_mode;
                     buf.put_i8(*value);
                 }
-            } else {
             }
             if version >= 2 {
                 {
@@ -956,7 +955,7 @@ pub mod response {
 
     impl crate::message::Message for ShareFetchResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=2).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 78,
@@ -1050,7 +1049,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=2).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "ShareFetchResponse",
                     version,

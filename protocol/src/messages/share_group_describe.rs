@@ -32,7 +32,7 @@ pub mod request {
 
     impl crate::message::Message for ShareGroupDescribeRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=1).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 77,
@@ -90,7 +90,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=1).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "ShareGroupDescribeRequest",
                     version,
@@ -180,7 +180,7 @@ pub mod response {
 
     impl crate::message::Message for ShareGroupDescribeResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=1).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 77,
@@ -236,7 +236,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=1).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "ShareGroupDescribeResponse",
                     version,

@@ -38,7 +38,7 @@ pub mod request {
 
     impl crate::message::Message for ShareGroupHeartbeatRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=1).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 76,
@@ -114,7 +114,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=1).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "ShareGroupHeartbeatRequest",
                     version,
@@ -307,7 +307,7 @@ pub mod response {
 
     impl crate::message::Message for ShareGroupHeartbeatResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=1).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 76,
@@ -389,7 +389,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=1).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "ShareGroupHeartbeatResponse",
                     version,

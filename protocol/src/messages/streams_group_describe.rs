@@ -34,7 +34,7 @@ pub mod request {
 
     impl crate::message::Message for StreamsGroupDescribeRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 89,
@@ -101,7 +101,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "StreamsGroupDescribeRequest",
                     version,
@@ -210,7 +210,7 @@ pub mod response {
 
     impl crate::message::Message for StreamsGroupDescribeResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 89,
@@ -266,7 +266,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "StreamsGroupDescribeResponse",
                     version,
@@ -799,7 +799,6 @@ pub mod response {
                         }
                     }
                 }
-            } else {
             }
             if flexible {
                 let mut known: Vec<(u32, bytes::BytesMut)> = Vec::new();

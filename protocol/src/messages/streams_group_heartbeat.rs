@@ -62,7 +62,7 @@ pub mod request {
 
     impl crate::message::Message for StreamsGroupHeartbeatRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 88,
@@ -278,7 +278,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "StreamsGroupHeartbeatRequest",
                     version,
@@ -2045,7 +2045,7 @@ pub mod response {
 
     impl crate::message::Message for StreamsGroupHeartbeatResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 88,
@@ -2252,7 +2252,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "StreamsGroupHeartbeatResponse",
                     version,
@@ -2331,7 +2331,6 @@ pub mod response {
                     let value = &self.acceptable_recovery_lag;
                     buf.put_i64(*value);
                 }
-            } else {
             }
             match &self.status {
                 Some(value) => {

@@ -42,7 +42,7 @@ pub mod request {
 
     impl crate::message::Message for SyncGroupRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=5).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 14,
@@ -144,7 +144,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=5).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "SyncGroupRequest",
                     version,
@@ -233,7 +233,6 @@ pub mod request {
                         }
                     }
                 }
-            } else {
             }
             if version >= 5 {
                 match &self.protocol_name {
@@ -261,7 +260,6 @@ pub mod request {
                         }
                     }
                 }
-            } else {
             }
             {
                 let value = &self.assignments;
@@ -496,7 +494,7 @@ pub mod response {
 
     impl crate::message::Message for SyncGroupResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=5).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 14,
@@ -567,7 +565,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=5).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "SyncGroupResponse",
                     version,
@@ -579,7 +577,6 @@ pub mod response {
                     let value = &self.throttle_time_ms;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             {
                 let value = &self.error_code;
@@ -611,7 +608,6 @@ pub mod response {
                         }
                     }
                 }
-            } else {
             }
             if version >= 5 {
                 match &self.protocol_name {
@@ -639,7 +635,6 @@ pub mod response {
                         }
                     }
                 }
-            } else {
             }
             {
                 let value = &self.assignment;

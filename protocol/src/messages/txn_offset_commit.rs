@@ -44,7 +44,7 @@ pub mod request {
 
     impl crate::message::Message for TxnOffsetCommitRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=6).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 28,
@@ -150,7 +150,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=6).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "TxnOffsetCommitRequest",
                     version,
@@ -441,7 +441,6 @@ pub mod request {
                     let value = &self.committed_leader_epoch;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             match &self.committed_metadata {
                 Some(value) => {
@@ -597,14 +596,12 @@ pub mod request {
                         "TxnOffsetCommitRequestTopic.name",
                     )?;
                 }
-            } else {
             }
             if version >= 6 {
                 {
                     let value = &self.topic_id;
                     crate::wire::put_uuid(buf, value);
                 }
-            } else {
             }
             {
                 let value = &self.partitions;
@@ -686,7 +683,7 @@ pub mod response {
 
     impl crate::message::Message for TxnOffsetCommitResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=6).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 28,
@@ -744,7 +741,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=6).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "TxnOffsetCommitResponse",
                     version,
@@ -984,14 +981,12 @@ pub mod response {
                         "TxnOffsetCommitResponseTopic.name",
                     )?;
                 }
-            } else {
             }
             if version >= 6 {
                 {
                     let value = &self.topic_id;
                     crate::wire::put_uuid(buf, value);
                 }
-            } else {
             }
             {
                 let value = &self.partitions;

@@ -30,7 +30,7 @@ pub mod request {
 
     impl crate::message::Message for UnregisterControllerRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=0).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 94,
@@ -68,7 +68,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=0).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "UnregisterControllerRequest",
                     version,
@@ -136,7 +136,7 @@ pub mod response {
 
     impl crate::message::Message for UnregisterControllerResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=0).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 94,
@@ -187,7 +187,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=0).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "UnregisterControllerResponse",
                     version,

@@ -34,7 +34,7 @@ pub mod request {
 
     impl crate::message::Message for UpdateFeaturesRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=2).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 57,
@@ -95,7 +95,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=2).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "UpdateFeaturesRequest",
                     version,
@@ -361,7 +361,7 @@ pub mod response {
 
     impl crate::message::Message for UpdateFeaturesResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=2).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 57,
@@ -431,7 +431,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=2).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "UpdateFeaturesResponse",
                     version,
@@ -479,7 +479,6 @@ pub mod response {
                         crate::message::Message::encode(item, buf, version)?;
                     }
                 }
-            } else {
             }
             if flexible {
                 let mut known: Vec<(u32, bytes::BytesMut)> = Vec::new();

@@ -32,7 +32,7 @@ pub mod request {
 
     impl crate::message::Message for WriteShareGroupStateRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 85,
@@ -87,7 +87,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "WriteShareGroupStateRequest",
                     version,
@@ -271,7 +271,6 @@ pub mod request {
                     let value = &self.delivery_complete_count;
                     buf.put_i32(*value);
                 }
-            } else {
             }
             {
                 let value = &self.state_batches;
@@ -621,7 +620,7 @@ pub mod response {
 
     impl crate::message::Message for WriteShareGroupStateResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 85,
@@ -670,7 +669,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((0..=1).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "WriteShareGroupStateResponse",
                     version,

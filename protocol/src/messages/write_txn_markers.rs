@@ -30,7 +30,7 @@ pub mod request {
 
     impl crate::message::Message for WriteTxnMarkersRequest {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=2).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 27,
@@ -79,7 +79,7 @@ pub mod request {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=2).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "WriteTxnMarkersRequest",
                     version,
@@ -259,7 +259,6 @@ pub mod request {
                     let value = &self.transaction_version;
                     buf.put_i8(*value);
                 }
-            } else {
             }
             if flexible {
                 let mut known: Vec<(u32, bytes::BytesMut)> = Vec::new();
@@ -475,7 +474,7 @@ pub mod response {
 
     impl crate::message::Message for WriteTxnMarkersResponse {
         fn decode(buf: &mut bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
-            if !(true) {
+            if !((1..=2).contains(&version)) {
                 return Err(crate::DecodeError::malformed(
                     crate::Malformed::UnsupportedVersion {
                         api_key: 27,
@@ -526,7 +525,7 @@ pub mod response {
             version: i16,
         ) -> Result<(), crate::EncodeError> {
             use bytes::BufMut as _;
-            if !(true) {
+            if !((1..=2).contains(&version)) {
                 return Err(crate::EncodeError::UnsupportedVersion {
                     message: "WriteTxnMarkersResponse",
                     version,
