@@ -66,7 +66,10 @@ impl DecodeError {
     #[must_use]
     pub fn in_field(self, name: &'static str) -> Self {
         match self {
-            DecodeError::Malformed { field: None, reason } => DecodeError::Malformed {
+            DecodeError::Malformed {
+                field: None,
+                reason,
+            } => DecodeError::Malformed {
                 field: Some(name),
                 reason,
             },

@@ -569,7 +569,8 @@ def cmd_select(args):
     with open(os.path.join(args.out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")
-    print("select: %d files, %d bytes" % (len(manifest["vectors"]), total))
+    print("select: wrote %d files (%d bytes); manifest.json lists %d" % (
+        len(manifest["vectors"]) - len(kept), total, len(manifest["vectors"])))
     return 0
 
 
