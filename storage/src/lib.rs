@@ -7,6 +7,12 @@
 //! Never: knows a request or response type, runs a blocking syscall on an
 //! async worker thread, or acknowledges a batch that a crash could take back.
 //!
-//! Not yet: everything above is issue #3; this crate holds only its place in
-//! the workspace so that dependencies point one way (server -> storage ->
-//! protocol) from the first commit.
+//! Modules:
+//! - [`error`]: one error type, with paths, positions and offsets.
+//! - [`fs`]: file access behind a trait (positional I/O, fdatasync), with a
+//!   fault-injecting implementation for tests.
+
+pub mod error;
+pub mod fs;
+
+pub use error::{Error, Result};
