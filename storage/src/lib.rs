@@ -11,8 +11,12 @@
 //! - [`error`]: one error type, with paths, positions and offsets.
 //! - [`fs`]: file access behind a trait (positional I/O, fdatasync), with a
 //!   fault-injecting implementation for tests.
+//! - [`names`]: file and directory names, as Kafka spells them.
+//! - [`index`]: the sparse offset and time indexes.
 
 pub mod error;
 pub mod fs;
+pub mod index;
+pub mod names;
 
 pub use error::{Error, Result};
