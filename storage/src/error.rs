@@ -31,6 +31,13 @@ pub enum Error {
     },
     #[error("batch refused: {0}")]
     InvalidBatch(#[from] RecordsError),
+    #[error("record refused: {0}")]
+    InvalidRecord(String),
+    #[error("timestamp {timestamp} is out of the accepted range: {reason}")]
+    InvalidTimestamp {
+        timestamp: i64,
+        reason: &'static str,
+    },
     #[error("batch of {size} bytes is larger than the limit of {max}")]
     BatchTooLarge { size: usize, max: usize },
     #[error("log directory {path} is offline after an earlier I/O error; it takes no more writes")]

@@ -29,7 +29,7 @@ pub trait File: Send + Sync + Debug {
     /// `fdatasync`: data and the size are on disk when this returns.
     fn sync_data(&self) -> io::Result<()>;
     fn set_len(&self, len: u64) -> io::Result<()>;
-    fn len(&self) -> io::Result<u64>;
+    fn size(&self) -> io::Result<u64>;
     /// The descriptor, for zero-copy sends (`sendfile`); `None` where there
     /// is no real file behind it.
     fn raw_fd(&self) -> Option<std::os::fd::RawFd>;
@@ -95,7 +95,7 @@ impl File for OsFile {
         self.0.set_len(len)
     }
 
-    fn len(&self) -> io::Result<u64> {
+    fn size(&self) -> io::Result<u64> {
         Ok(self.0.metadata()?.len())
     }
 
@@ -209,7 +209,8 @@ impl File for FaultyFile {
             return self.inner.write_all_at(buf, position);
         }
         // Tear the write: what fits lands, the rest does not.
-        self.inner.write_all_at(&buf[..granted as usize], position)?;
+        self.inner
+            .write_all_at(&buf[..granted as usize], position)?;
         Err(io::Error::from_raw_os_error(28)) // ENOSPC
     }
 
@@ -224,8 +225,8 @@ impl File for FaultyFile {
         self.inner.set_len(len)
     }
 
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
+    fn size(&self) -> io::Result<u64> {
+        self.inner.size()
     }
 
     fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
@@ -325,7 +326,7 @@ mod tests {
         let mut buf = [0u8; 11];
         file.read_exact_at(&mut buf, 0).unwrap();
         assert_eq!(&buf, b"hello world");
-        assert_eq!(file.len().unwrap(), 11);
+        assert_eq!(file.size().unwrap(), 11);
         let mut past = [0u8; 4];
         assert_eq!(
             file.read_exact_at(&mut past, 9).unwrap_err().kind(),
@@ -341,7 +342,7 @@ mod tests {
         let file = fs.open(&dir.path().join("f"), true).unwrap();
         let err = file.write_all_at(b"abcdef", 0).unwrap_err();
         assert_eq!(err.raw_os_error(), Some(28));
-        assert_eq!(file.len().unwrap(), 3, "what fitted was written");
+        assert_eq!(file.size().unwrap(), 3, "what fitted was written");
     }
 
     #[test]

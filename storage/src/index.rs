@@ -43,7 +43,7 @@ fn corrupt(path: &Path, position: u64, reason: impl Into<String>) -> Error {
 }
 
 fn read_all(file: &dyn File, path: &Path) -> Result<Vec<u8>> {
-    let len = file.len().map_err(|e| Error::io(path, e))?;
+    let len = file.size().map_err(|e| Error::io(path, e))?;
     let mut buf = vec![0u8; len as usize];
     file.read_exact_at(&mut buf, 0)
         .map_err(|e| Error::io(path, e))?;
@@ -101,7 +101,7 @@ impl OffsetIndex {
 
     fn trim(&self) -> Result<()> {
         let want = (self.entries.len() * OFFSET_ENTRY_SIZE) as u64;
-        if self.file.len().map_err(|e| Error::io(&self.path, e))? != want {
+        if self.file.size().map_err(|e| Error::io(&self.path, e))? != want {
             self.file
                 .set_len(want)
                 .map_err(|e| Error::io(&self.path, e))?;
@@ -237,7 +237,7 @@ impl TimeIndex {
 
     fn trim(&self) -> Result<()> {
         let want = (self.entries.len() * TIME_ENTRY_SIZE) as u64;
-        if self.file.len().map_err(|e| Error::io(&self.path, e))? != want {
+        if self.file.size().map_err(|e| Error::io(&self.path, e))? != want {
             self.file
                 .set_len(want)
                 .map_err(|e| Error::io(&self.path, e))?;

@@ -13,10 +13,18 @@
 //!   fault-injecting implementation for tests.
 //! - [`names`]: file and directory names, as Kafka spells them.
 //! - [`index`]: the sparse offset and time indexes.
+//! - [`segment`]: one `.log` with its indexes: append, read, recover, truncate.
+//! - [`log`]: a partition's segments and offsets: roll, retention, reads.
 
 pub mod error;
 pub mod fs;
 pub mod index;
+pub mod log;
 pub mod names;
+pub mod segment;
 
 pub use error::{Error, Result};
+
+/// The most a batch may decompress to when storage reads its records (for
+/// time lookups): generous, but it keeps a hostile batch from exhausting memory.
+pub const MAX_DECOMPRESSED_BATCH: usize = 64 * 1024 * 1024;

@@ -92,6 +92,8 @@ pub const LOG_OVERHEAD: usize = 12;
 pub const HEADER_SIZE: usize = 61;
 /// The only batch format this crate reads or writes.
 pub const MAGIC: i8 = 2;
+/// The CRC covers the batch from the attributes field to its end.
+pub const CRC_RANGE_START: usize = 21;
 /// `producerId`, `producerEpoch` and `baseSequence` of a non-idempotent batch.
 pub const NO_PRODUCER_ID: i64 = -1;
 pub const NO_PRODUCER_EPOCH: i16 = -1;
