@@ -15,12 +15,18 @@
 //! - [`index`]: the sparse offset and time indexes.
 //! - [`segment`]: one `.log` with its indexes: append, read, recover, truncate.
 //! - [`log`]: a partition's segments and offsets: roll, retention, reads.
+//! - [`checkpoint`]: Kafka's offset and leader-epoch checkpoint files.
+//! - [`meta`]: `partition.metadata`, `meta.properties`, the clean-shutdown marker.
+//! - [`producer_snapshot`]: producer-state `.snapshot` files.
 
+pub mod checkpoint;
 pub mod error;
 pub mod fs;
 pub mod index;
 pub mod log;
+pub mod meta;
 pub mod names;
+pub mod producer_snapshot;
 pub mod segment;
 
 pub use error::{Error, Result};
