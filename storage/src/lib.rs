@@ -15,6 +15,8 @@
 //! - [`index`]: the sparse offset and time indexes.
 //! - [`segment`]: one `.log` with its indexes: append, read, recover, truncate.
 //! - [`log`]: a partition's segments and offsets: roll, retention, reads.
+//! - [`manager`]: a log directory: storage threads, group commit, checkpoints,
+//!   clean shutdown, offline on disk failure.
 //! - [`checkpoint`]: Kafka's offset and leader-epoch checkpoint files.
 //! - [`meta`]: `partition.metadata`, `meta.properties`, the clean-shutdown marker.
 //! - [`producer_snapshot`]: producer-state `.snapshot` files.
@@ -24,6 +26,7 @@ pub mod error;
 pub mod fs;
 pub mod index;
 pub mod log;
+pub mod manager;
 pub mod meta;
 pub mod names;
 pub mod producer_snapshot;

@@ -1,0 +1,674 @@
+//! A log directory and every partition in it: start-up and recovery,
+//! the storage threads, group commit, checkpoints, clean shutdown, and
+//! taking the directory offline when the disk fails.
+//!
+//! Threads. Callers (the broker's async handlers) never touch a file: they
+//! send work and get a [`tokio::sync::oneshot`] answer.
+//! - `N` storage threads; a partition belongs to one of them (by hash), so
+//!   its appends are serialized without contention on a hot lock.
+//! - One syncer per log directory runs fdatasync rounds: it takes every
+//!   partition with unsynced appends, syncs their files (without holding
+//!   the partitions' locks, so appends go on), then advances their recovery
+//!   point and high watermark and answers the appends waiting on them. While
+//!   a round is on the disk, new appends queue for the next one: this is
+//!   group commit, one fsync round for many appends across partitions.
+//!
+//! Durability. A partition whose topic leaves `flush.messages` and
+//! `flush.ms` unset (or at 1 / 0) acknowledges an append only once it is on
+//! disk, and its high watermark is its durable offset: a consumer never
+//! reads what a crash could take back. A topic that sets them higher opts
+//! out, as in Kafka: acknowledged once written, high watermark at the log
+//! end, synced when `flush.messages` appends or `flush.ms` have passed.
+//!
+//! Failure. A failed write or fsync takes the whole directory offline: every
+//! later append and read answers [`Error::LogDirOffline`], nothing is
+//! retried, and what was acknowledged before stays acknowledged (it was
+//! synced by an earlier, successful round).
+
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{oneshot, watch};
+
+use crate::checkpoint::{
+    LOG_START_OFFSET_CHECKPOINT, OffsetCheckpoint, RECOVERY_POINT_CHECKPOINT, TopicPartition,
+};
+use crate::error::{Error, Result};
+use crate::fs::Fs;
+use crate::log::{AppendInfo, Checkpoints, LogConfig, OpenReport, PartitionLog, ReadResult};
+use crate::meta;
+use crate::names;
+
+/// When a partition's appends are acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// After fdatasync (our default).
+    Sync,
+    /// After the write; synced every `messages` appends or `interval`.
+    Async { messages: u64, interval: Duration },
+}
+
+impl Durability {
+    /// From Kafka's `flush.messages` / `flush.ms` topic keys (`None`: unset).
+    pub fn from_flush_config(flush_messages: Option<i64>, flush_ms: Option<i64>) -> Durability {
+        let messages = flush_messages.unwrap_or(1);
+        let ms = flush_ms.unwrap_or(0);
+        if messages <= 1 || ms <= 0 {
+            Durability::Sync
+        } else {
+            Durability::Async {
+                messages: messages as u64,
+                interval: Duration::from_millis(ms as u64),
+            }
+        }
+    }
+}
+
+/// One partition: its log, how it acknowledges, and a watch on its high
+/// watermark for long-polling fetches.
+#[derive(Debug)]
+pub struct Partition {
+    pub tp: TopicPartition,
+    log: RwLock<PartitionLog>,
+    durability: Mutex<Durability>,
+    high_watermark: watch::Sender<i64>,
+    last_flush: Mutex<Instant>,
+}
+
+impl Partition {
+    /// Fires whenever the high watermark moves.
+    pub fn subscribe_high_watermark(&self) -> watch::Receiver<i64> {
+        self.high_watermark.subscribe()
+    }
+
+    pub fn high_watermark(&self) -> i64 {
+        *self.high_watermark.borrow()
+    }
+
+    pub fn durability(&self) -> Durability {
+        *self.durability.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` with the log borrowed for reading.
+    pub fn with_log<T>(&self, f: impl FnOnce(&PartitionLog) -> T) -> T {
+        f(&self.log.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn with_log_mut<T>(&self, f: impl FnOnce(&mut PartitionLog) -> T) -> T {
+        f(&mut self.log.write().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn publish_high_watermark(&self, log: &PartitionLog) {
+        let hw = log.high_watermark();
+        self.high_watermark.send_if_modified(|current| {
+            let moved = *current != hw;
+            *current = hw;
+            moved
+        });
+    }
+}
+
+/// What start-up found and did.
+#[derive(Debug, Clone, Default)]
+pub struct StartupReport {
+    pub clean_shutdown: bool,
+    pub partitions: usize,
+    pub per_partition: Vec<(TopicPartition, OpenReport)>,
+}
+
+enum Job {
+    Append {
+        partition: Arc<Partition>,
+        records: Bytes,
+        leader_epoch: i32,
+        now_ms: i64,
+        reply: oneshot::Sender<Result<AppendInfo>>,
+    },
+    Stop,
+}
+
+/// An append waiting for the sync round that covers `offset` (exclusive).
+type Waiter = (i64, AppendInfo, oneshot::Sender<Result<AppendInfo>>);
+
+struct SyncRequest {
+    partition: Arc<Partition>,
+    /// `None`: a flush nobody waits for (async topics).
+    waiter: Option<Waiter>,
+}
+
+enum SyncMsg {
+    Request(SyncRequest),
+    Stop,
+}
+
+#[derive(Debug)]
+struct Shared {
+    fs: Arc<dyn Fs>,
+    dir: PathBuf,
+    partitions: RwLock<HashMap<TopicPartition, Arc<Partition>>>,
+    offline: AtomicBool,
+    /// fdatasync rounds run so far (group commit shows as rounds < appends).
+    sync_rounds: std::sync::atomic::AtomicU64,
+}
+
+impl Shared {
+    fn check_online(&self) -> Result<()> {
+        if self.offline.load(Ordering::SeqCst) {
+            return Err(Error::LogDirOffline {
+                path: self.dir.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A write or fsync failed: from now on the directory takes nothing.
+    fn go_offline(&self, cause: &Error) {
+        if !self.offline.swap(true, Ordering::SeqCst) {
+            tracing::error!(dir = %self.dir.display(), error = %cause, "log directory offline");
+        }
+    }
+}
+
+/// A log directory and its partitions.
+#[derive(Debug)]
+pub struct LogManager {
+    shared: Arc<Shared>,
+    workers: Vec<mpsc::Sender<Job>>,
+    syncer: mpsc::Sender<SyncMsg>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+fn hash_of(tp: &TopicPartition) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    tp.hash(&mut h);
+    h.finish() as usize
+}
+
+impl LogManager {
+    /// Opens `dir`, recovering every partition in it (see the module doc),
+    /// and starts `storage_threads` storage threads and the syncer.
+    /// `config_of` gives each partition's log config and durability.
+    pub fn open(
+        fs: Arc<dyn Fs>,
+        dir: &Path,
+        storage_threads: usize,
+        config_of: &dyn Fn(&TopicPartition) -> (LogConfig, Durability),
+    ) -> Result<(LogManager, StartupReport)> {
+        fs.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let clean = meta::clean_shutdown_exists(fs.as_ref(), dir);
+        let recovery_points =
+            OffsetCheckpoint::new(dir.join(RECOVERY_POINT_CHECKPOINT)).read(fs.as_ref())?;
+        let log_starts =
+            OffsetCheckpoint::new(dir.join(LOG_START_OFFSET_CHECKPOINT)).read(fs.as_ref())?;
+        let mut report = StartupReport {
+            clean_shutdown: clean,
+            ..StartupReport::default()
+        };
+        let mut partitions = HashMap::new();
+        for path in fs.read_dir(dir).map_err(|e| Error::io(dir, e))? {
+            let Some((topic, partition)) = names::parse_partition_dir(&path) else {
+                continue;
+            };
+            let tp = TopicPartition::new(topic, partition);
+            let (config, durability) = config_of(&tp);
+            let checkpoints = Checkpoints {
+                recovery_point: recovery_points.get(&tp).copied(),
+                log_start_offset: log_starts.get(&tp).copied(),
+            };
+            let (log, open_report) =
+                PartitionLog::open(fs.clone(), &path, config, checkpoints, clean)?;
+            if open_report.bytes_truncated > 0 || open_report.segments_recovered > 0 {
+                tracing::info!(
+                    partition = %tp,
+                    segments_recovered = open_report.segments_recovered,
+                    bytes_scanned = open_report.bytes_scanned,
+                    bytes_truncated = open_report.bytes_truncated,
+                    reasons = ?open_report.truncation_reasons,
+                    "recovered partition"
+                );
+            }
+            report.per_partition.push((tp.clone(), open_report));
+            partitions.insert(
+                tp.clone(),
+                Arc::new(Self::new_partition(tp, log, durability)),
+            );
+        }
+        report.partitions = partitions.len();
+        // From here on a crash must be seen as one at the next start.
+        meta::remove_clean_shutdown(fs.as_ref(), dir)?;
+
+        let shared = Arc::new(Shared {
+            fs,
+            dir: dir.to_owned(),
+            partitions: RwLock::new(partitions),
+            offline: AtomicBool::new(false),
+            sync_rounds: std::sync::atomic::AtomicU64::new(0),
+        });
+        let (sync_tx, sync_rx) = mpsc::channel();
+        let mut threads = Vec::new();
+        let mut workers = Vec::new();
+        for i in 0..storage_threads.max(1) {
+            let (tx, rx) = mpsc::channel();
+            let shared = shared.clone();
+            let syncer = sync_tx.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("strata-storage-{i}"))
+                    .spawn(move || storage_thread(&shared, &rx, &syncer))
+                    .map_err(|e| Error::io(dir, e))?,
+            );
+            workers.push(tx);
+        }
+        {
+            let shared = shared.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name("strata-syncer".into())
+                    .spawn(move || syncer_thread(&shared, &sync_rx))
+                    .map_err(|e| Error::io(dir, e))?,
+            );
+        }
+        Ok((
+            LogManager {
+                shared,
+                workers,
+                syncer: sync_tx,
+                threads: Mutex::new(threads),
+            },
+            report,
+        ))
+    }
+
+    fn new_partition(tp: TopicPartition, log: PartitionLog, durability: Durability) -> Partition {
+        let (high_watermark, _) = watch::channel(log.high_watermark());
+        Partition {
+            tp,
+            log: RwLock::new(log),
+            durability: Mutex::new(durability),
+            high_watermark,
+            last_flush: Mutex::new(Instant::now()),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// fdatasync rounds the syncer has run.
+    pub fn sync_rounds(&self) -> u64 {
+        self.shared.sync_rounds.load(Ordering::Relaxed)
+    }
+
+    pub fn is_offline(&self) -> bool {
+        self.shared.offline.load(Ordering::SeqCst)
+    }
+
+    pub fn partition(&self, tp: &TopicPartition) -> Option<Arc<Partition>> {
+        self.shared
+            .partitions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tp)
+            .cloned()
+    }
+
+    pub fn partitions(&self) -> Vec<Arc<Partition>> {
+        self.shared
+            .partitions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Creates a partition (idempotent: an existing one is returned).
+    pub fn create_partition(
+        &self,
+        tp: &TopicPartition,
+        config: LogConfig,
+        durability: Durability,
+    ) -> Result<Arc<Partition>> {
+        self.shared.check_online()?;
+        let mut partitions = self
+            .shared
+            .partitions
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(existing) = partitions.get(tp) {
+            return Ok(existing.clone());
+        }
+        let dir = names::partition_dir(&self.shared.dir, &tp.topic, tp.partition);
+        let (log, _) = PartitionLog::open(
+            self.shared.fs.clone(),
+            &dir,
+            config,
+            Checkpoints::default(),
+            true,
+        )
+        .inspect_err(|e| self.on_error(e))?;
+        self.shared
+            .fs
+            .sync_dir(&self.shared.dir)
+            .map_err(|e| Error::io(&self.shared.dir, e))?;
+        let partition = Arc::new(Self::new_partition(tp.clone(), log, durability));
+        partitions.insert(tp.clone(), partition.clone());
+        Ok(partition)
+    }
+
+    /// Removes a partition and its files.
+    pub fn delete_partition(&self, tp: &TopicPartition) -> Result<()> {
+        let removed = self
+            .shared
+            .partitions
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(tp);
+        if let Some(partition) = removed {
+            let dir = partition.with_log(|log| log.dir().to_owned());
+            self.shared
+                .fs
+                .remove_dir_all(&dir)
+                .map_err(|e| Error::io(&dir, e))?;
+            self.shared
+                .fs
+                .sync_dir(&self.shared.dir)
+                .map_err(|e| Error::io(&self.shared.dir, e))?;
+        }
+        Ok(())
+    }
+
+    pub fn set_config(&self, tp: &TopicPartition, config: LogConfig, durability: Durability) {
+        if let Some(p) = self.partition(tp) {
+            p.with_log_mut(|log| log.set_config(config));
+            *p.durability.lock().unwrap_or_else(|e| e.into_inner()) = durability;
+        }
+    }
+
+    fn on_error(&self, e: &Error) {
+        if e.is_disk_failure() {
+            self.shared.go_offline(e);
+        }
+    }
+
+    /// Appends on the partition's storage thread; the answer comes when the
+    /// append is acknowledged (on disk, for `Durability::Sync`).
+    pub fn append(
+        &self,
+        tp: &TopicPartition,
+        records: Bytes,
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> oneshot::Receiver<Result<AppendInfo>> {
+        let (reply, rx) = oneshot::channel();
+        let partition = match (self.shared.check_online(), self.partition(tp)) {
+            (Err(e), _) => {
+                let _ = reply.send(Err(e));
+                return rx;
+            }
+            (Ok(()), None) => {
+                let _ = reply.send(Err(Error::InvalidArgument(format!(
+                    "partition {tp} does not exist"
+                ))));
+                return rx;
+            }
+            (Ok(()), Some(p)) => p,
+        };
+        let worker = &self.workers[hash_of(tp) % self.workers.len()];
+        let job = Job::Append {
+            partition,
+            records,
+            leader_epoch,
+            now_ms,
+            reply,
+        };
+        if let Err(mpsc::SendError(Job::Append { reply, .. })) = worker.send(job) {
+            let _ = reply.send(Err(Error::LogDirOffline {
+                path: self.shared.dir.clone(),
+            }));
+        }
+        rx
+    }
+
+    /// Reads up to `max_offset` (the high watermark for consumers).
+    pub fn read(
+        &self,
+        tp: &TopicPartition,
+        offset: i64,
+        max_bytes: u64,
+        max_offset: i64,
+    ) -> Result<ReadResult> {
+        self.shared.check_online()?;
+        let partition = self
+            .partition(tp)
+            .ok_or_else(|| Error::InvalidArgument(format!("partition {tp} does not exist")))?;
+        partition
+            .with_log(|log| log.read(offset, max_bytes, max_offset))
+            .inspect_err(|e| self.on_error(e))
+    }
+
+    /// Applies retention to every partition; returns segments deleted.
+    pub fn apply_retention(&self, now_ms: i64) -> Result<usize> {
+        self.shared.check_online()?;
+        let mut deleted = 0;
+        for p in self.partitions() {
+            deleted += p
+                .with_log_mut(|log| log.apply_retention(now_ms))
+                .inspect_err(|e| self.on_error(e))?;
+        }
+        Ok(deleted)
+    }
+
+    /// Writes the recovery-point and log-start checkpoints.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.shared.check_online()?;
+        let mut recovery = std::collections::BTreeMap::new();
+        let mut starts = std::collections::BTreeMap::new();
+        for p in self.partitions() {
+            p.with_log(|log| {
+                recovery.insert(p.tp.clone(), log.recovery_point());
+                starts.insert(p.tp.clone(), log.log_start_offset());
+            });
+        }
+        let fs = self.shared.fs.as_ref();
+        OffsetCheckpoint::new(self.shared.dir.join(RECOVERY_POINT_CHECKPOINT))
+            .write(fs, &recovery)
+            .inspect_err(|e| self.on_error(e))?;
+        OffsetCheckpoint::new(self.shared.dir.join(LOG_START_OFFSET_CHECKPOINT))
+            .write(fs, &starts)
+            .inspect_err(|e| self.on_error(e))
+    }
+
+    /// Stops the threads (after the work queued before), flushes every
+    /// partition, writes the checkpoints and the clean-shutdown marker.
+    pub fn shutdown(self) -> Result<()> {
+        for w in &self.workers {
+            let _ = w.send(Job::Stop);
+        }
+        let _ = self.syncer.send(SyncMsg::Stop);
+        for t in self
+            .threads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
+            let _ = t.join();
+        }
+        self.shared.check_online()?;
+        for p in self.partitions() {
+            p.with_log_mut(PartitionLog::flush)
+                .inspect_err(|e| self.on_error(e))?;
+        }
+        self.checkpoint()?;
+        meta::write_clean_shutdown(self.shared.fs.as_ref(), &self.shared.dir, 0)
+    }
+}
+
+fn storage_thread(shared: &Shared, jobs: &mpsc::Receiver<Job>, syncer: &mpsc::Sender<SyncMsg>) {
+    while let Ok(job) = jobs.recv() {
+        let Job::Append {
+            partition,
+            records,
+            leader_epoch,
+            now_ms,
+            reply,
+        } = job
+        else {
+            return;
+        };
+        if let Err(e) = shared.check_online() {
+            let _ = reply.send(Err(e));
+            continue;
+        }
+        let durability = partition.durability();
+        let result: Result<(AppendInfo, i64)> = partition.with_log_mut(|log| {
+            let info = log.append(&records, leader_epoch, now_ms)?;
+            if let Durability::Async { .. } = durability {
+                log.set_high_watermark(info.last_offset + 1);
+                partition.publish_high_watermark(log);
+            }
+            Ok((info, log.log_end_offset() - log.recovery_point()))
+        });
+        match (result, durability) {
+            (Err(e), _) => {
+                // A full disk is not a failed disk: the torn bytes lie past
+                // the segment's end and the next append overwrites them.
+                if e.is_disk_failure() {
+                    shared.go_offline(&e);
+                }
+                let _ = reply.send(Err(e));
+            }
+            (Ok((info, _)), Durability::Sync) => {
+                let request = SyncRequest {
+                    partition,
+                    waiter: Some((info.last_offset + 1, info, reply)),
+                };
+                if let Err(mpsc::SendError(SyncMsg::Request(r))) =
+                    syncer.send(SyncMsg::Request(request))
+                {
+                    if let Some((_, _, reply)) = r.waiter {
+                        let _ = reply.send(Err(Error::LogDirOffline {
+                            path: shared.dir.clone(),
+                        }));
+                    }
+                }
+            }
+            (Ok((info, unflushed)), Durability::Async { messages, interval }) => {
+                let _ = reply.send(Ok(info));
+                let due = unflushed as u64 >= messages
+                    || partition
+                        .last_flush
+                        .lock()
+                        .map_or(true, |t| t.elapsed() >= interval);
+                if due {
+                    let _ = syncer.send(SyncMsg::Request(SyncRequest {
+                        partition,
+                        waiter: None,
+                    }));
+                }
+            }
+        }
+    }
+}
+
+fn syncer_thread(shared: &Shared, requests: &mpsc::Receiver<SyncMsg>) {
+    let mut stop = false;
+    while !stop {
+        let first = match requests.recv() {
+            Ok(SyncMsg::Request(r)) => r,
+            Ok(SyncMsg::Stop) | Err(_) => return,
+        };
+        // Everything that queued while the last round was on the disk joins this one.
+        let mut round = vec![first];
+        loop {
+            match requests.try_recv() {
+                Ok(SyncMsg::Request(r)) => round.push(r),
+                Ok(SyncMsg::Stop) => {
+                    stop = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        sync_round(shared, round);
+    }
+}
+
+fn sync_round(shared: &Shared, round: Vec<SyncRequest>) {
+    shared.sync_rounds.fetch_add(1, Ordering::Relaxed);
+    let mut by_partition: HashMap<TopicPartition, (Arc<Partition>, Vec<Waiter>)> = HashMap::new();
+    for r in round {
+        let entry = by_partition
+            .entry(r.partition.tp.clone())
+            .or_insert_with(|| (r.partition.clone(), Vec::new()));
+        entry.1.extend(r.waiter);
+    }
+    let fail_all = |waiters: Vec<Waiter>| {
+        for (_, _, reply) in waiters {
+            let _ = reply.send(Err(Error::LogDirOffline {
+                path: shared.dir.clone(),
+            }));
+        }
+    };
+    // Take what to sync with the logs borrowed only for a moment.
+    let mut plan = Vec::new();
+    for (_, (partition, waiters)) in by_partition {
+        let unflushed = partition.with_log(PartitionLog::unflushed);
+        plan.push((partition, waiters, unflushed));
+    }
+    let mut failed: Option<Error> = None;
+    if shared.check_online().is_err() {
+        failed = Some(Error::LogDirOffline {
+            path: shared.dir.clone(),
+        });
+    }
+    for (_, _, unflushed) in &plan {
+        if failed.is_some() {
+            break;
+        }
+        for (path, file) in &unflushed.files {
+            if let Err(e) = file.sync_data() {
+                failed = Some(Error::io(path, e));
+                break;
+            }
+        }
+        if let (None, Some(dir)) = (&failed, &unflushed.dir) {
+            if let Err(e) = shared.fs.sync_dir(dir) {
+                failed = Some(Error::io(dir, e));
+            }
+        }
+    }
+    if let Some(e) = failed {
+        // Never retry an fsync: the page cache may already have dropped the
+        // dirty pages it could not write.
+        shared.go_offline(&e);
+        for (_, waiters, _) in plan {
+            fail_all(waiters);
+        }
+        return;
+    }
+    for (partition, waiters, unflushed) in plan {
+        partition.with_log_mut(|log| {
+            log.mark_flushed(unflushed.up_to, unflushed.dir.is_some());
+            if partition.durability() == Durability::Sync {
+                log.set_high_watermark(log.recovery_point());
+            }
+            partition.publish_high_watermark(log);
+        });
+        if let Ok(mut t) = partition.last_flush.lock() {
+            *t = Instant::now();
+        }
+        for (needed, info, reply) in waiters {
+            // `unflushed.up_to` was read after the append, so it covers it.
+            debug_assert!(needed <= unflushed.up_to);
+            let _ = reply.send(Ok(info));
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! The log directory as the broker uses it: appends acknowledged through the
+//! syncer, group commit, restarts, and a disk that fails or fills.
+
+mod common;
+
+use common::*;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use strata_storage::Error;
+use strata_storage::checkpoint::TopicPartition;
+use strata_storage::fs::{FaultyFs, Fs, OsFs};
+use strata_storage::log::LogConfig;
+use strata_storage::manager::{Durability, LogManager, StartupReport};
+
+fn open_with(
+    fs: Arc<dyn Fs>,
+    dir: &std::path::Path,
+    durability: Durability,
+) -> (LogManager, StartupReport) {
+    LogManager::open(fs, dir, 2, &move |_| (small_config(), durability)).expect("log dir opens")
+}
+
+fn tp(i: i32) -> TopicPartition {
+    TopicPartition::new("t", i)
+}
+
+fn append(m: &LogManager, p: i32, seed: i64) -> Result<strata_storage::log::AppendInfo, Error> {
+    m.append(&tp(p), batch_for(seed, 2, 50), 0, NOW)
+        .blocking_recv()
+        .expect("the storage thread answers")
+}
+
+#[test]
+fn durable_append_is_acknowledged_once_synced_and_moves_the_high_watermark() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, _) = open_with(Arc::new(OsFs), dir.path(), Durability::Sync);
+    let p = m
+        .create_partition(&tp(0), small_config(), Durability::Sync)
+        .unwrap();
+    let mut hw = p.subscribe_high_watermark();
+    let info = append(&m, 0, 1).unwrap();
+    assert_eq!((info.first_offset, info.last_offset), (0, 1));
+    assert_eq!(
+        p.with_log(|l| l.recovery_point()),
+        2,
+        "on disk before the ack"
+    );
+    assert_eq!(p.high_watermark(), 2);
+    assert!(hw.has_changed().unwrap());
+    assert_eq!(*hw.borrow_and_update(), 2);
+}
+
+#[test]
+fn concurrent_appends_across_partitions_share_fsync_rounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, _) = open_with(Arc::new(OsFs), dir.path(), Durability::Sync);
+    for i in 0..16 {
+        m.create_partition(&tp(i), small_config(), Durability::Sync)
+            .unwrap();
+    }
+    let before = m.sync_rounds();
+    let pending: Vec<_> = (0..800)
+        .map(|i| m.append(&tp(i % 16), batch_for(i as i64, 1, 20), 0, NOW))
+        .collect();
+    for rx in pending {
+        rx.blocking_recv().unwrap().unwrap();
+    }
+    let rounds = m.sync_rounds() - before;
+    println!("800 durable appends over 16 partitions took {rounds} fsync rounds");
+    assert!(
+        rounds < 400,
+        "{rounds} rounds: appends are not sharing fsyncs"
+    );
+    for i in 0..16 {
+        let p = m.partition(&tp(i)).unwrap();
+        assert_eq!(p.high_watermark(), 50, "partition {i}");
+    }
+}
+
+#[test]
+fn appends_to_one_partition_keep_their_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, _) = open_with(Arc::new(OsFs), dir.path(), Durability::Sync);
+    m.create_partition(&tp(0), small_config(), Durability::Sync)
+        .unwrap();
+    let pending: Vec<_> = (0..100)
+        .map(|i| m.append(&tp(0), batch_for(i, 1, 20), 0, NOW))
+        .collect();
+    for (i, rx) in pending.into_iter().enumerate() {
+        assert_eq!(rx.blocking_recv().unwrap().unwrap().first_offset, i as i64);
+    }
+}
+
+#[test]
+fn clean_shutdown_is_seen_at_the_next_start_and_a_crash_is_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, report) = open_with(Arc::new(OsFs), dir.path(), Durability::Sync);
+    assert!(!report.clean_shutdown);
+    m.create_partition(&tp(0), small_config(), Durability::Sync)
+        .unwrap();
+    for seed in 0..20 {
+        append(&m, 0, seed).unwrap();
+    }
+    m.shutdown().unwrap();
+    assert!(dir.path().join(".kafka_cleanshutdown").exists());
+    assert!(dir.path().join("recovery-point-offset-checkpoint").exists());
+
+    let (m, report) = open_with(Arc::new(OsFs), dir.path(), Durability::Sync);
+    assert!(report.clean_shutdown);
+    assert_eq!(report.partitions, 1);
+    assert!(
+        !dir.path().join(".kafka_cleanshutdown").exists(),
+        "removed while running"
+    );
+    let p = m.partition(&tp(0)).unwrap();
+    assert_eq!(p.with_log(|l| l.log_end_offset()), 40);
+    append(&m, 0, 99).unwrap();
+    drop(m); // a crash: no marker
+
+    let (m, report) = open_with(Arc::new(OsFs), dir.path(), Durability::Sync);
+    assert!(!report.clean_shutdown);
+    assert_eq!(
+        m.partition(&tp(0))
+            .unwrap()
+            .with_log(|l| l.log_end_offset()),
+        42
+    );
+}
+
+#[test]
+fn failed_fsync_takes_the_dir_offline_and_keeps_what_was_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FaultyFs::new();
+    let (m, _) = open_with(Arc::new(fs.clone()), dir.path(), Durability::Sync);
+    m.create_partition(&tp(0), small_config(), Durability::Sync)
+        .unwrap();
+    for seed in 0..5 {
+        append(&m, 0, seed).unwrap();
+    }
+    fs.faults.fail_sync.store(true, Ordering::SeqCst);
+    assert!(matches!(append(&m, 0, 5), Err(Error::LogDirOffline { .. })));
+    assert!(m.is_offline());
+    fs.faults.fail_sync.store(false, Ordering::SeqCst);
+    // Offline stays offline: no retry after a failed fsync.
+    assert!(matches!(append(&m, 0, 6), Err(Error::LogDirOffline { .. })));
+    assert!(matches!(
+        m.read(&tp(0), 0, 100, 10),
+        Err(Error::LogDirOffline { .. })
+    ));
+    drop(m);
+    let (m, _) = open_with(Arc::new(OsFs), dir.path(), Durability::Sync);
+    let p = m.partition(&tp(0)).unwrap();
+    let stored = p.with_log(all_batches);
+    assert!(stored.len() >= 5);
+    for (seed, b) in stored.iter().take(5).enumerate() {
+        assert!(same_batch(
+            b,
+            &batch_for(seed as i64, 2, 50),
+            2 * seed as i64
+        ));
+    }
+}
+
+#[test]
+fn full_disk_refuses_appends_and_recovers_once_space_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FaultyFs::new();
+    let (m, _) = open_with(Arc::new(fs.clone()), dir.path(), Durability::Sync);
+    m.create_partition(&tp(0), small_config(), Durability::Sync)
+        .unwrap();
+    append(&m, 0, 0).unwrap();
+    fs.faults.space_left.store(30, Ordering::SeqCst);
+    assert!(matches!(append(&m, 0, 1), Err(Error::DiskFull { .. })));
+    assert!(!m.is_offline(), "a full disk is not a broken one");
+    fs.faults.space_left.store(u64::MAX, Ordering::SeqCst);
+    assert_eq!(append(&m, 0, 2).unwrap().first_offset, 2);
+    let stored = m.partition(&tp(0)).unwrap().with_log(all_batches);
+    assert_eq!(
+        stored.iter().map(|b| b.base_offset()).collect::<Vec<_>>(),
+        vec![0, 2]
+    );
+    assert!(same_batch(&stored[1], &batch_for(2, 2, 50), 2));
+}
+
+#[test]
+fn topics_that_opt_out_of_syncing_are_acknowledged_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let durability = Durability::from_flush_config(Some(10_000), Some(60_000));
+    assert!(matches!(
+        durability,
+        Durability::Async {
+            messages: 10_000,
+            ..
+        }
+    ));
+    assert_eq!(Durability::from_flush_config(None, None), Durability::Sync);
+    assert_eq!(
+        Durability::from_flush_config(Some(1), None),
+        Durability::Sync
+    );
+    let (m, _) = open_with(Arc::new(OsFs), dir.path(), durability);
+    let p = m
+        .create_partition(&tp(0), LogConfig::default(), durability)
+        .unwrap();
+    append(&m, 0, 0).unwrap();
+    assert_eq!(p.high_watermark(), 2, "the log end, as Kafka does");
+    // Nothing forced a sync yet (10,000 messages or a minute).
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(p.with_log(|l| l.recovery_point()), 0);
+}
