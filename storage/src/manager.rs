@@ -41,7 +41,9 @@ use crate::checkpoint::{
 };
 use crate::error::{Error, Result};
 use crate::fs::Fs;
-use crate::log::{AppendInfo, Checkpoints, LogConfig, OpenReport, PartitionLog, ReadResult};
+use crate::log::{
+    AppendInfo, Checkpoints, LogConfig, OpenReport, PartitionLog, ReadResult, Unflushed,
+};
 use crate::meta;
 use crate::names;
 
@@ -601,6 +603,51 @@ fn syncer_thread(shared: &Shared, requests: &mpsc::Receiver<SyncMsg>) {
     }
 }
 
+/// How many fdatasyncs of one round run at once: the device and the
+/// journal take concurrent flushes together, so a round over many
+/// partitions costs little more than one over a single partition.
+const PARALLEL_SYNCS: usize = 16;
+
+/// Syncs every file (and directory) of a round, several at a time; the
+/// first failure, if any.
+fn sync_files(shared: &Shared, plan: &[(Arc<Partition>, Vec<Waiter>, Unflushed)]) -> Option<Error> {
+    let mut work: Vec<Box<dyn FnOnce() -> Option<Error> + Send + '_>> = Vec::new();
+    for (_, _, unflushed) in plan {
+        for (path, file) in &unflushed.files {
+            work.push(Box::new(move || {
+                file.sync_data().err().map(|e| Error::io(path, e))
+            }));
+        }
+        if let Some(dir) = &unflushed.dir {
+            work.push(Box::new(move || {
+                shared.fs.sync_dir(dir).err().map(|e| Error::io(dir, e))
+            }));
+        }
+    }
+    if work.len() <= 1 {
+        return work.into_iter().find_map(|w| w());
+    }
+    let queue = Mutex::new(work);
+    let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        let threads = PARALLEL_SYNCS.min(queue.lock().map_or(1, |q| q.len()));
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let next = queue.lock().ok().and_then(|mut q| q.pop());
+                    let Some(job) = next else { break };
+                    if let Some(e) = job() {
+                        if let Ok(mut slot) = first_error.lock() {
+                            slot.get_or_insert(e);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    first_error.into_inner().unwrap_or_else(|p| p.into_inner())
+}
+
 fn sync_round(shared: &Shared, round: Vec<SyncRequest>) {
     shared.sync_rounds.fetch_add(1, Ordering::Relaxed);
     let mut by_partition: HashMap<TopicPartition, (Arc<Partition>, Vec<Waiter>)> = HashMap::new();
@@ -629,21 +676,8 @@ fn sync_round(shared: &Shared, round: Vec<SyncRequest>) {
             path: shared.dir.clone(),
         });
     }
-    for (_, _, unflushed) in &plan {
-        if failed.is_some() {
-            break;
-        }
-        for (path, file) in &unflushed.files {
-            if let Err(e) = file.sync_data() {
-                failed = Some(Error::io(path, e));
-                break;
-            }
-        }
-        if let (None, Some(dir)) = (&failed, &unflushed.dir) {
-            if let Err(e) = shared.fs.sync_dir(dir) {
-                failed = Some(Error::io(dir, e));
-            }
-        }
+    if failed.is_none() {
+        failed = sync_files(shared, &plan);
     }
     if let Some(e) = failed {
         // Never retry an fsync: the page cache may already have dropped the
