@@ -13,8 +13,8 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
-if ! command -v mvn >/dev/null || ! command -v unzip >/dev/null; then
-  apt-get update -qq && apt-get install -y -qq maven unzip >/dev/null
+if ! command -v mvn >/dev/null || ! command -v unzip >/dev/null || ! command -v java >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq maven unzip default-jdk-headless >/dev/null
 fi
 cargo --version
 
@@ -34,3 +34,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "tests"
 cargo test --workspace
+
+step "Apache Kafka 4.4.0 reads our segments (DumpLogSegments)"
+compat-tests/apache-kafka.sh fetch
+storage/tests/kafka-compat.sh
