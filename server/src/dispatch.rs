@@ -1,0 +1,77 @@
+//! Which APIs this broker answers, at which versions, and the hand-off from
+//! a decoded request to its handler.
+
+use std::sync::Arc;
+
+use strata_protocol::messages::{ApiKey, Request, RequestHeader, Response};
+
+use crate::broker::Broker;
+use crate::handlers;
+
+/// `(api, min, max)`: the versions handled for real. ApiVersions advertises
+/// exactly these (see `advertised_min` for Produce).
+pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 13),
+    (ApiKey::Fetch, 4, 18),
+    (ApiKey::ListOffsets, 1, 10),
+    (ApiKey::Metadata, 0, 13),
+    (ApiKey::ApiVersions, 0, 4),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+];
+
+/// Kafka 4 advertises Produce from v0 although it refuses v0-2, because
+/// librdkafka disables compression when the minimum is higher (KAFKA-18659).
+pub fn advertised_min(api: ApiKey, min: i16) -> i16 {
+    if api == ApiKey::Produce { 0 } else { min }
+}
+
+pub fn is_supported(api_key: i16, version: i16) -> bool {
+    SUPPORTED
+        .iter()
+        .any(|&(api, min, max)| api.key() == api_key && (min..=max).contains(&version))
+}
+
+/// What to do with a request.
+#[derive(Debug)]
+pub enum Outcome {
+    Respond(Box<Response>),
+    /// acks=0 produce: nothing goes back.
+    NoResponse,
+}
+
+pub async fn dispatch(broker: &Arc<Broker>, header: &RequestHeader, request: Request) -> Outcome {
+    let v = header.request_api_version;
+    let response = match request {
+        Request::ApiVersions(_) => Response::ApiVersions(handlers::api_versions::handle()),
+        Request::Metadata(r) => Response::Metadata(handlers::metadata::handle(broker, v, r).await),
+        Request::Produce(r) => match handlers::produce::handle(broker, v, r).await {
+            Some(response) => Response::Produce(response),
+            None => return Outcome::NoResponse,
+        },
+        Request::Fetch(r) => Response::Fetch(handlers::fetch::handle(broker, v, r).await),
+        Request::ListOffsets(r) => {
+            Response::ListOffsets(handlers::list_offsets::handle(broker, v, r).await)
+        }
+        Request::CreateTopics(r) => {
+            Response::CreateTopics(handlers::create_topics::handle(broker, v, r).await)
+        }
+        Request::DeleteTopics(r) => {
+            Response::DeleteTopics(handlers::delete_topics::handle(broker, v, r).await)
+        }
+        // `net` refuses every API outside SUPPORTED before decoding it.
+        other => unreachable_api(other.api_key()),
+    };
+    Outcome::Respond(Box::new(response))
+}
+
+fn unreachable_api(api: ApiKey) -> Response {
+    // Keeping the connection alive with an answer in the right shape is not
+    // possible for an API we do not handle; net checks SUPPORTED first, so
+    // this only runs if the two lists drift apart. Say so loudly.
+    tracing::error!(
+        api = api.name(),
+        "request for an API outside SUPPORTED reached dispatch"
+    );
+    Response::ApiVersions(handlers::api_versions::unsupported())
+}

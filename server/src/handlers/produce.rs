@@ -1,0 +1,137 @@
+//! Produce (key 0), versions 3..=13 (advertised from 0, see ApiVersions).
+//!
+//! acks 0: nothing is answered. acks 1 and -1: answered once every
+//! partition's append is acknowledged, which for a durable topic means on
+//! disk. Batches are stored as sent, but for the base offset and leader
+//! epoch the broker sets.
+//! UNKNOWN_TOPIC_OR_PARTITION / UNKNOWN_TOPIC_ID (v13 names topics by id),
+//! CORRUPT_MESSAGE (bad CRC, torn batch, old magic), MESSAGE_TOO_LARGE,
+//! INVALID_TIMESTAMP, INVALID_RECORD (control batches from a client),
+//! INVALID_REQUIRED_ACKS, KAFKA_STORAGE_ERROR (the log dir is offline or
+//! the disk is full).
+//! Not yet: idempotent and transactional producers (no InitProducerId).
+
+use std::sync::Arc;
+
+use strata_protocol::messages::produce::response::{
+    PartitionProduceResponse, TopicProduceResponse,
+};
+use strata_protocol::messages::{ProduceRequest, ProduceResponse};
+use strata_storage::checkpoint::TopicPartition;
+
+use crate::broker::{Broker, now_ms};
+use crate::error_code::{ErrorCode, storage_error_code};
+
+fn failed(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProduceResponse {
+    PartitionProduceResponse {
+        index,
+        error_code: code.code(),
+        base_offset: -1,
+        log_append_time_ms: -1,
+        log_start_offset: -1,
+        error_message: message,
+        ..PartitionProduceResponse::default()
+    }
+}
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    version: i16,
+    request: ProduceRequest,
+) -> Option<ProduceResponse> {
+    let acks_valid = matches!(request.acks, -1..=1);
+    let mut topics = Vec::new();
+    let mut pending = Vec::new();
+    for (t, topic) in request.topic_data.into_iter().enumerate() {
+        let meta = if version >= 13 {
+            broker.metadata().topic_by_id(&topic.topic_id).cloned()
+        } else {
+            let name = topic.name.0.clone();
+            let existing = broker.metadata().topic(&name).cloned();
+            match existing {
+                Some(m) => Some(m),
+                None if broker.config.auto_create_topics => {
+                    let b = broker.clone();
+                    tokio::task::spawn_blocking(move || b.maybe_auto_create(&name))
+                        .await
+                        .ok()
+                        .flatten()
+                }
+                None => None,
+            }
+        };
+        let mut responses = Vec::new();
+        for p in topic.partition_data {
+            let response = match (&meta, p.records) {
+                _ if !acks_valid => Some(failed(p.index, ErrorCode::InvalidRequiredAcks, None)),
+                (None, _) => Some(failed(
+                    p.index,
+                    if version >= 13 {
+                        ErrorCode::UnknownTopicId
+                    } else {
+                        ErrorCode::UnknownTopicOrPartition
+                    },
+                    None,
+                )),
+                (Some(m), _) if p.index < 0 || p.index >= m.partitions => {
+                    Some(failed(p.index, ErrorCode::UnknownTopicOrPartition, None))
+                }
+                (Some(_), None) => Some(failed(
+                    p.index,
+                    ErrorCode::CorruptMessage,
+                    Some("no records".into()),
+                )),
+                (Some(m), Some(records)) => {
+                    let tp = TopicPartition::new(m.name.clone(), p.index);
+                    pending.push((
+                        t,
+                        responses.len(),
+                        p.index,
+                        broker.logs.append(&tp, records, 0, now_ms()),
+                    ));
+                    None
+                }
+            };
+            // A placeholder holds the partition's place until its append answers.
+            responses.push(
+                response.unwrap_or_else(|| failed(p.index, ErrorCode::UnknownServerError, None)),
+            );
+        }
+        topics.push(TopicProduceResponse {
+            name: topic.name,
+            topic_id: topic.topic_id,
+            partition_responses: responses,
+            ..TopicProduceResponse::default()
+        });
+    }
+    if request.acks == 0 && acks_valid {
+        // The appends go on; nobody waits for them.
+        return None;
+    }
+    for (t, i, index, rx) in pending {
+        let response = match rx.await {
+            Ok(Ok(info)) => PartitionProduceResponse {
+                index,
+                error_code: ErrorCode::None.code(),
+                base_offset: info.first_offset,
+                log_append_time_ms: info.log_append_time,
+                log_start_offset: info.log_start_offset,
+                ..PartitionProduceResponse::default()
+            },
+            Ok(Err(e)) => {
+                tracing::debug!(partition = index, error = %e, "produce refused");
+                failed(index, storage_error_code(&e), Some(e.to_string()))
+            }
+            Err(_) => failed(
+                index,
+                ErrorCode::KafkaStorageError,
+                Some("the storage thread stopped".into()),
+            ),
+        };
+        topics[t].partition_responses[i] = response;
+    }
+    Some(ProduceResponse {
+        responses: topics,
+        ..ProduceResponse::default()
+    })
+}

@@ -1,0 +1,146 @@
+//! The network: accept connections, read size-prefixed frames, answer in
+//! request order.
+//!
+//! One request at a time per connection, as Kafka does (it stops reading a
+//! connection while a request is in flight): responses leave in request
+//! order by construction. A frame over `socket.request.max.bytes` is refused
+//! from its size prefix alone, before anything is buffered. A malformed
+//! frame, or an API or version we do not handle, closes that connection
+//! only; an ApiVersions request at a version we do not know is answered
+//! with UNSUPPORTED_VERSION at v0, as clients expect.
+
+use bytes::BytesMut;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use strata_protocol::frame::{self, peek_request_prefix, split_frame};
+use strata_protocol::messages::{ApiKey, Response};
+
+use crate::broker::Broker;
+use crate::dispatch::{self, Outcome};
+use crate::handlers;
+
+/// Accepts connections until `shutdown` turns true.
+pub async fn serve(
+    broker: Arc<Broker>,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let broker = broker.clone();
+                    let shutdown = shutdown.clone();
+                    tokio::spawn(async move { connection(broker, stream, peer, shutdown).await });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn connection(
+    broker: Arc<Broker>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let limit = broker.config.socket_request_max_bytes;
+    let mut received = BytesMut::with_capacity(64 * 1024);
+    loop {
+        let frame = loop {
+            match split_frame(&mut received, limit) {
+                Ok(Some(frame)) => break frame,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(%peer, error = %e, "closing connection: bad frame");
+                    return;
+                }
+            }
+            tokio::select! {
+                read = stream.read_buf(&mut received) => match read {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                },
+                // Between requests, a shutdown closes the connection.
+                _ = shutdown.changed() => return,
+            }
+        };
+        let prefix = match peek_request_prefix(&frame) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "closing connection: bad request header");
+                return;
+            }
+        };
+        if !dispatch::is_supported(prefix.api_key, prefix.api_version) {
+            if prefix.api_key == ApiKey::ApiVersions.key() {
+                let body = Response::ApiVersions(handlers::api_versions::unsupported());
+                if write_response(&mut stream, prefix.correlation_id, 0, &body)
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                continue;
+            }
+            tracing::warn!(
+                %peer,
+                api_key = prefix.api_key,
+                api_version = prefix.api_version,
+                "closing connection: unsupported API or version"
+            );
+            return;
+        }
+        let (header, request) = match frame::decode_request(frame.clone()) {
+            Ok(decoded) => decoded,
+            Err(e) => {
+                tracing::debug!(%peer, frame = ?&frame[..frame.len().min(512)], "malformed request bytes");
+                tracing::warn!(%peer, api_key = prefix.api_key, api_version = prefix.api_version, error = %e, "closing connection: malformed request");
+                return;
+            }
+        };
+        match dispatch::dispatch(&broker, &header, request).await {
+            Outcome::Respond(body) => {
+                if write_response(
+                    &mut stream,
+                    header.correlation_id,
+                    header.request_api_version,
+                    &body,
+                )
+                .await
+                .is_err()
+                {
+                    return;
+                }
+            }
+            Outcome::NoResponse => {}
+        }
+    }
+}
+
+async fn write_response(
+    stream: &mut TcpStream,
+    correlation_id: i32,
+    version: i16,
+    body: &Response,
+) -> std::io::Result<()> {
+    match frame::encode_response(correlation_id, version, body) {
+        Ok(bytes) => stream.write_all(&bytes).await,
+        Err(e) => {
+            // A response we cannot encode is our bug; the client would hang
+            // waiting for it, so close the connection instead.
+            tracing::error!(api = body.api_key().name(), version, error = %e, "cannot encode response");
+            Err(std::io::Error::other(e.to_string()))
+        }
+    }
+}

@@ -1,0 +1,535 @@
+//! The broker over loopback, driven with our own codec as the client.
+
+use bytes::{Bytes, BytesMut};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use strata_protocol::frame::{self, split_frame};
+use strata_protocol::messages::create_topics::request::CreatableTopic;
+use strata_protocol::messages::fetch::request::{FetchPartition, FetchTopic};
+use strata_protocol::messages::list_offsets::request::{ListOffsetsPartition, ListOffsetsTopic};
+use strata_protocol::messages::metadata::request::MetadataRequestTopic;
+use strata_protocol::messages::produce::request::{PartitionProduceData, TopicProduceData};
+use strata_protocol::messages::*;
+use strata_protocol::records::{Compression, RecordBatch, RecordBatchBuilder, batches};
+use strata_protocol::types::TopicName;
+use strata_server::broker::Broker;
+use strata_server::config::BrokerConfig;
+
+struct TestBroker {
+    addr: std::net::SocketAddr,
+    _dir: tempfile::TempDir,
+    _stop: tokio::sync::watch::Sender<bool>,
+}
+
+async fn start(settings: &[(&str, &str)]) -> TestBroker {
+    let dir = tempfile::tempdir().unwrap();
+    let pairs: Vec<(String, String)> = settings
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut config = BrokerConfig::from_pairs(&pairs, Some(dir.path().to_owned())).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    config.advertised.host = "127.0.0.1".into();
+    config.advertised.port = addr.port();
+    let broker = tokio::task::spawn_blocking(move || Broker::open(config))
+        .await
+        .unwrap()
+        .unwrap();
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(strata_server::net::serve(broker, listener, stop_rx));
+    TestBroker {
+        addr,
+        _dir: dir,
+        _stop: stop,
+    }
+}
+
+struct Client {
+    stream: TcpStream,
+    buf: BytesMut,
+    correlation: i32,
+}
+
+impl Client {
+    async fn connect(b: &TestBroker) -> Client {
+        Client {
+            stream: TcpStream::connect(b.addr).await.unwrap(),
+            buf: BytesMut::new(),
+            correlation: 0,
+        }
+    }
+
+    async fn send(&mut self, version: i16, body: Request) -> i32 {
+        self.correlation += 1;
+        let header = RequestHeader {
+            request_api_key: body.api_key().key(),
+            request_api_version: version,
+            correlation_id: self.correlation,
+            client_id: Some("loopback".into()),
+            ..RequestHeader::default()
+        };
+        let bytes = frame::encode_request(&header, &body).unwrap();
+        self.stream.write_all(&bytes).await.unwrap();
+        self.correlation
+    }
+
+    /// The next frame, or `None` when the broker closed the connection.
+    async fn read_frame(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(frame) = split_frame(&mut self.buf, 1 << 30).unwrap() {
+                return Some(frame);
+            }
+            let n =
+                tokio::time::timeout(Duration::from_secs(10), self.stream.read_buf(&mut self.buf))
+                    .await
+                    .expect("the broker answers within 10 s")
+                    .unwrap_or(0);
+            if n == 0 {
+                return None;
+            }
+        }
+    }
+
+    async fn call(&mut self, version: i16, body: Request) -> Response {
+        let api = body.api_key();
+        let correlation = self.send(version, body).await;
+        let frame = self.read_frame().await.expect("a response");
+        let (header, response) = frame::decode_response(api, version, frame).unwrap();
+        assert_eq!(header.correlation_id, correlation);
+        response
+    }
+}
+
+fn batch(values: &[&str]) -> Bytes {
+    let mut b = RecordBatchBuilder::new(Compression::Lz4);
+    for (i, v) in values.iter().enumerate() {
+        b.append(
+            strata_server::broker::now_ms() + i as i64,
+            Some(Bytes::from(format!("key-{i}"))),
+            Some(Bytes::from(v.to_string())),
+            vec![],
+        )
+        .unwrap();
+    }
+    b.build().unwrap().into_bytes()
+}
+
+async fn create_topic(c: &mut Client, name: &str, partitions: i32) -> CreateTopicsResponse {
+    let Response::CreateTopics(r) = c
+        .call(
+            7,
+            Request::CreateTopics(CreateTopicsRequest {
+                topics: vec![CreatableTopic {
+                    name: TopicName(name.into()),
+                    num_partitions: partitions,
+                    replication_factor: -1,
+                    ..CreatableTopic::default()
+                }],
+                timeout_ms: 1000,
+                ..CreateTopicsRequest::default()
+            }),
+        )
+        .await
+    else {
+        panic!("not a CreateTopics response")
+    };
+    r
+}
+
+async fn produce(
+    c: &mut Client,
+    topic: &str,
+    partition: i32,
+    records: Bytes,
+    acks: i16,
+) -> Option<ProduceResponse> {
+    let body = Request::Produce(ProduceRequest {
+        acks,
+        timeout_ms: 5000,
+        topic_data: vec![TopicProduceData {
+            name: TopicName(topic.into()),
+            partition_data: vec![PartitionProduceData {
+                index: partition,
+                records: Some(records),
+                ..PartitionProduceData::default()
+            }],
+            ..TopicProduceData::default()
+        }],
+        ..ProduceRequest::default()
+    });
+    if acks == 0 {
+        c.send(12, body).await;
+        return None;
+    }
+    let Response::Produce(r) = c.call(12, body).await else {
+        panic!("not a Produce response")
+    };
+    Some(r)
+}
+
+fn fetch_request(
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    max_wait_ms: i32,
+    min_bytes: i32,
+) -> Request {
+    Request::Fetch(FetchRequest {
+        max_wait_ms,
+        min_bytes,
+        max_bytes: 1 << 20,
+        topics: vec![FetchTopic {
+            topic: TopicName(topic.into()),
+            partitions: vec![FetchPartition {
+                partition,
+                fetch_offset: offset,
+                partition_max_bytes: 1 << 20,
+                ..FetchPartition::default()
+            }],
+            ..FetchTopic::default()
+        }],
+        ..FetchRequest::default()
+    })
+}
+
+fn values_of(records: &Bytes) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in batches(records.clone()) {
+        let b: RecordBatch = b.unwrap();
+        for r in b.records(1 << 20).unwrap() {
+            out.push(String::from_utf8(r.unwrap().value.unwrap().to_vec()).unwrap());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn api_versions_lists_what_is_implemented_and_answers_unknown_versions_at_v0() {
+    let b = start(&[]).await;
+    let mut c = Client::connect(&b).await;
+    let Response::ApiVersions(r) = c
+        .call(3, Request::ApiVersions(ApiVersionsRequest::default()))
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(r.error_code, 0);
+    let produce = r.api_keys.iter().find(|k| k.api_key == 0).unwrap();
+    assert_eq!((produce.min_version, produce.max_version), (0, 13));
+    assert!(
+        r.api_keys
+            .iter()
+            .all(|k| strata_server::dispatch::is_supported(k.api_key, k.max_version))
+    );
+    assert!(
+        !r.api_keys
+            .iter()
+            .any(|k| k.api_key == ApiKey::JoinGroup.key()),
+        "not implemented, not advertised"
+    );
+
+    // A version from the future: v0 error response with our ranges.
+    let mut raw = BytesMut::new();
+    use bytes::BufMut;
+    raw.put_i32(10);
+    raw.put_i16(18);
+    raw.put_i16(99);
+    raw.put_i32(42);
+    raw.put_i16(-1);
+    c.stream.write_all(&raw).await.unwrap();
+    let frame = c.read_frame().await.unwrap();
+    let (h, r) = frame::decode_response(ApiKey::ApiVersions, 0, frame).unwrap();
+    assert_eq!(h.correlation_id, 42);
+    let Response::ApiVersions(r) = r else {
+        panic!()
+    };
+    assert_eq!(r.error_code, 35);
+    assert!(!r.api_keys.is_empty());
+}
+
+#[tokio::test]
+async fn produce_then_fetch_returns_the_records_and_empty_partitions_carry_empty_sets() {
+    let b = start(&[]).await;
+    let mut c = Client::connect(&b).await;
+    let created = create_topic(&mut c, "orders", 2).await;
+    assert_eq!(created.topics[0].error_code, 0);
+    assert!(!created.topics[0].topic_id.is_zero());
+    let r = produce(&mut c, "orders", 1, batch(&["a", "b", "c"]), -1)
+        .await
+        .unwrap();
+    let p = &r.responses[0].partition_responses[0];
+    assert_eq!((p.error_code, p.base_offset), (0, 0));
+    let r = produce(&mut c, "orders", 1, batch(&["d"]), 1)
+        .await
+        .unwrap();
+    assert_eq!(r.responses[0].partition_responses[0].base_offset, 3);
+
+    let Response::Fetch(f) = c.call(12, fetch_request("orders", 1, 0, 0, 0)).await else {
+        panic!()
+    };
+    let part = &f.responses[0].partitions[0];
+    assert_eq!(
+        (part.error_code, part.high_watermark, part.log_start_offset),
+        (0, 4, 0)
+    );
+    assert_eq!(
+        values_of(part.records.as_ref().unwrap()),
+        vec!["a", "b", "c", "d"]
+    );
+    // From the middle of a batch: the whole batch comes back.
+    let Response::Fetch(f) = c.call(12, fetch_request("orders", 1, 1, 0, 0)).await else {
+        panic!()
+    };
+    assert_eq!(
+        values_of(f.responses[0].partitions[0].records.as_ref().unwrap()),
+        vec!["a", "b", "c", "d"]
+    );
+
+    let Response::Fetch(f) = c.call(12, fetch_request("orders", 0, 0, 0, 0)).await else {
+        panic!()
+    };
+    let empty = &f.responses[0].partitions[0];
+    assert_eq!(empty.records.as_deref(), Some(&[][..]), "empty, not null");
+    assert_eq!(empty.high_watermark, 0);
+
+    let Response::Fetch(f) = c.call(12, fetch_request("orders", 1, 99, 0, 0)).await else {
+        panic!()
+    };
+    assert_eq!(
+        f.responses[0].partitions[0].error_code, 1,
+        "OFFSET_OUT_OF_RANGE"
+    );
+}
+
+#[tokio::test]
+async fn fetch_waits_for_data_and_wakes_when_it_arrives() {
+    let b = start(&[]).await;
+    let mut c = Client::connect(&b).await;
+    create_topic(&mut c, "waits", 1).await;
+    let mut producer = Client::connect(&b).await;
+    let fetched =
+        tokio::spawn(async move { c.call(12, fetch_request("waits", 0, 0, 30_000, 1)).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !fetched.is_finished(),
+        "min_bytes=1 and nothing there: the fetch waits"
+    );
+    produce(&mut producer, "waits", 0, batch(&["late"]), -1)
+        .await
+        .unwrap();
+    let Response::Fetch(f) = tokio::time::timeout(Duration::from_secs(10), fetched)
+        .await
+        .unwrap()
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        values_of(f.responses[0].partitions[0].records.as_ref().unwrap()),
+        vec!["late"]
+    );
+}
+
+#[tokio::test]
+async fn acks_zero_gets_no_answer_but_the_records_are_written() {
+    let b = start(&[]).await;
+    let mut c = Client::connect(&b).await;
+    create_topic(&mut c, "fire", 1).await;
+    produce(&mut c, "fire", 0, batch(&["x"]), 0).await;
+    // The next answer on this connection is the Metadata one, not a Produce.
+    let Response::Metadata(_) = c
+        .call(12, Request::Metadata(MetadataRequest::default()))
+        .await
+    else {
+        panic!()
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let Response::Fetch(f) = c.call(12, fetch_request("fire", 0, 0, 1000, 1)).await else {
+        panic!()
+    };
+    assert_eq!(
+        values_of(f.responses[0].partitions[0].records.as_ref().unwrap()),
+        vec!["x"]
+    );
+}
+
+#[tokio::test]
+async fn list_offsets_finds_earliest_latest_max_and_by_time() {
+    let b = start(&[]).await;
+    let mut c = Client::connect(&b).await;
+    create_topic(&mut c, "times", 1).await;
+    produce(&mut c, "times", 0, batch(&["a", "b"]), -1)
+        .await
+        .unwrap();
+    let ask = |ts: i64| {
+        Request::ListOffsets(ListOffsetsRequest {
+            replica_id: strata_protocol::types::BrokerId(-1),
+            topics: vec![ListOffsetsTopic {
+                name: TopicName("times".into()),
+                partitions: vec![ListOffsetsPartition {
+                    partition_index: 0,
+                    timestamp: ts,
+                    ..ListOffsetsPartition::default()
+                }],
+                ..ListOffsetsTopic::default()
+            }],
+            ..ListOffsetsRequest::default()
+        })
+    };
+    let mut offsets = Vec::new();
+    for ts in [-2, -1, -3, 0, i64::MAX - 1] {
+        let Response::ListOffsets(r) = c.call(10, ask(ts)).await else {
+            panic!()
+        };
+        let p = &r.topics[0].partitions[0];
+        assert_eq!(p.error_code, 0);
+        offsets.push(p.offset);
+    }
+    assert_eq!(offsets, vec![0, 2, 1, 0, -1]);
+}
+
+#[tokio::test]
+async fn metadata_tells_null_from_empty_and_auto_creates() {
+    let b = start(&[("num.partitions", "3")]).await;
+    let mut c = Client::connect(&b).await;
+    create_topic(&mut c, "known", 1).await;
+    let Response::Metadata(all) = c
+        .call(
+            12,
+            Request::Metadata(MetadataRequest {
+                topics: None,
+                ..MetadataRequest::default()
+            }),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(all.topics.len(), 1);
+    assert_eq!(all.brokers[0].port, i32::from(b.addr.port()));
+    let Response::Metadata(none) = c
+        .call(
+            12,
+            Request::Metadata(MetadataRequest {
+                topics: Some(vec![]),
+                ..MetadataRequest::default()
+            }),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert!(none.topics.is_empty());
+    let wanted = MetadataRequestTopic {
+        name: Some(TopicName("fresh".into())),
+        ..MetadataRequestTopic::default()
+    };
+    let Response::Metadata(r) = c
+        .call(
+            12,
+            Request::Metadata(MetadataRequest {
+                topics: Some(vec![wanted]),
+                allow_auto_topic_creation: true,
+                ..MetadataRequest::default()
+            }),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(r.topics[0].error_code, 0);
+    assert_eq!(r.topics[0].partitions.len(), 3, "num.partitions");
+    assert!(!r.topics[0].topic_id.is_zero());
+}
+
+#[tokio::test]
+async fn create_topics_errors_are_kafkas() {
+    let b = start(&[]).await;
+    let mut c = Client::connect(&b).await;
+    assert_eq!(create_topic(&mut c, "dup", 1).await.topics[0].error_code, 0);
+    assert_eq!(
+        create_topic(&mut c, "dup", 1).await.topics[0].error_code,
+        36,
+        "TOPIC_ALREADY_EXISTS"
+    );
+    assert_eq!(
+        create_topic(&mut c, "bad name", 1).await.topics[0].error_code,
+        17,
+        "INVALID_TOPIC_EXCEPTION"
+    );
+    assert_eq!(
+        create_topic(&mut c, "zero", 0).await.topics[0].error_code,
+        37,
+        "INVALID_PARTITIONS"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_frame_closes_only_its_connection() {
+    let b = start(&[]).await;
+    let mut bad = Client::connect(&b).await;
+    let mut good = Client::connect(&b).await;
+    // A Metadata v12 header and a topic array claiming 2^31 entries.
+    bad.stream
+        .write_all(&[
+            0, 0, 0, 15, 0, 3, 0, 12, 0, 0, 0, 1, 0xff, 0xff, 0, 0x8f, 0xff, 0xff, 0xff,
+        ])
+        .await
+        .unwrap();
+    assert!(bad.read_frame().await.is_none(), "closed");
+    let mut oversized = Client::connect(&b).await;
+    oversized
+        .stream
+        .write_all(&[0x7f, 0xff, 0xff, 0xff])
+        .await
+        .unwrap();
+    assert!(
+        oversized.read_frame().await.is_none(),
+        "closed before buffering 2 GiB"
+    );
+    let Response::ApiVersions(r) = good
+        .call(3, Request::ApiVersions(ApiVersionsRequest::default()))
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(r.error_code, 0);
+}
+
+#[tokio::test]
+async fn topics_survive_a_restart_of_the_broker() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = BrokerConfig::from_pairs(&[], Some(dir.path().to_owned())).unwrap();
+    let c2 = config.clone();
+    let broker = tokio::task::spawn_blocking(move || Broker::open(c2))
+        .await
+        .unwrap()
+        .unwrap();
+    let id = tokio::task::spawn_blocking({
+        let broker = broker.clone();
+        move || {
+            broker
+                .create_topic("kept", 4, 1, Default::default(), false)
+                .unwrap()
+                .id
+        }
+    })
+    .await
+    .unwrap();
+    let broker = Arc::try_unwrap(broker).unwrap();
+    tokio::task::spawn_blocking(move || broker.logs.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+    let broker = tokio::task::spawn_blocking(move || Broker::open(config))
+        .await
+        .unwrap()
+        .unwrap();
+    let meta = broker.metadata().topic("kept").cloned().unwrap();
+    assert_eq!((meta.id, meta.partitions), (id, 4));
+    assert_eq!(broker.logs.partitions().len(), 4);
+}
