@@ -18,6 +18,8 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ApiVersions, 0, 4),
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::DeleteTopics, 1, 6),
+    // v6 is marked unstable in the 4.4.0 specs.
+    (ApiKey::InitProducerId, 0, 5),
 ];
 
 /// Kafka 4 advertises Produce from v0 although it refuses v0-2, because
@@ -38,6 +40,9 @@ pub enum Outcome {
     Respond(Box<Response>),
     /// acks=0 produce: nothing goes back.
     NoResponse,
+    /// acks=0 produce that failed: Kafka closes the connection, the only way
+    /// such a producer learns of an error.
+    Close,
 }
 
 pub async fn dispatch(broker: &Arc<Broker>, header: &RequestHeader, request: Request) -> Outcome {
@@ -46,8 +51,9 @@ pub async fn dispatch(broker: &Arc<Broker>, header: &RequestHeader, request: Req
         Request::ApiVersions(_) => Response::ApiVersions(handlers::api_versions::handle()),
         Request::Metadata(r) => Response::Metadata(handlers::metadata::handle(broker, v, r).await),
         Request::Produce(r) => match handlers::produce::handle(broker, v, r).await {
-            Some(response) => Response::Produce(response),
-            None => return Outcome::NoResponse,
+            handlers::produce::Answer::Respond(response) => Response::Produce(response),
+            handlers::produce::Answer::Nothing => return Outcome::NoResponse,
+            handlers::produce::Answer::CloseConnection => return Outcome::Close,
         },
         Request::Fetch(r) => Response::Fetch(handlers::fetch::handle(broker, v, r).await),
         Request::ListOffsets(r) => {
@@ -58,6 +64,9 @@ pub async fn dispatch(broker: &Arc<Broker>, header: &RequestHeader, request: Req
         }
         Request::DeleteTopics(r) => {
             Response::DeleteTopics(handlers::delete_topics::handle(broker, v, r).await)
+        }
+        Request::InitProducerId(r) => {
+            Response::InitProducerId(handlers::init_producer_id::handle(broker, v, r).await)
         }
         // `net` refuses every API outside SUPPORTED before decoding it.
         other => unreachable_api(other.api_key()),

@@ -24,6 +24,8 @@ pub enum ErrorCode {
     InvalidReplicaAssignment = 39,
     InvalidConfig = 40,
     InvalidRequest = 42,
+    OutOfOrderSequenceNumber = 45,
+    InvalidProducerEpoch = 47,
     KafkaStorageError = 56,
     FetchSessionIdNotFound = 70,
     InvalidFetchSessionEpoch = 71,
@@ -47,6 +49,8 @@ pub fn storage_error_code(e: &StorageError) -> ErrorCode {
         StorageError::InvalidRecord(_) => ErrorCode::InvalidRecord,
         StorageError::InvalidTimestamp { .. } => ErrorCode::InvalidTimestamp,
         StorageError::BatchTooLarge { .. } => ErrorCode::MessageTooLarge,
+        StorageError::OutOfOrderSequence(_) => ErrorCode::OutOfOrderSequenceNumber,
+        StorageError::InvalidProducerEpoch(_) => ErrorCode::InvalidProducerEpoch,
         StorageError::Io { .. }
         | StorageError::DiskFull { .. }
         | StorageError::Corrupt { .. }

@@ -46,6 +46,10 @@ pub enum MetadataRecord {
     ClusterId {
         id: String,
     },
+    /// Producer ids below `end` may have been handed out.
+    ProducerIdBlock {
+        end: i64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +66,8 @@ pub struct MetadataStore {
     file: std::fs::File,
     topics: BTreeMap<String, TopicMeta>,
     cluster_id: String,
+    next_producer_id: i64,
+    producer_id_block_end: i64,
 }
 
 fn uuid_to_string(id: &Uuid) -> String {
@@ -129,10 +135,14 @@ impl MetadataStore {
             file,
             topics: BTreeMap::new(),
             cluster_id: String::new(),
+            next_producer_id: 0,
+            producer_id_block_end: 0,
         };
         for r in records {
             store.apply(r);
         }
+        // A restart starts after the last block: its ids may be in use.
+        store.next_producer_id = store.producer_id_block_end;
         if store.cluster_id.is_empty() {
             let id = uuid_to_string(&random_uuid());
             store.append(MetadataRecord::ClusterId { id })?;
@@ -173,6 +183,11 @@ impl MetadataStore {
                 }
             }
             MetadataRecord::ClusterId { id } => self.cluster_id = id,
+            MetadataRecord::ProducerIdBlock { end } => {
+                // Ids of an earlier run's block may have been used: never again.
+                self.next_producer_id = self.producer_id_block_end.max(self.next_producer_id);
+                self.producer_id_block_end = end;
+            }
         }
     }
 
@@ -187,6 +202,18 @@ impl MetadataStore {
         self.file.sync_data()?;
         self.apply(record);
         Ok(())
+    }
+
+    /// A producer id never handed out before, also across restarts: ids
+    /// come from blocks of 1000 whose end is synced before the first use.
+    pub fn allocate_producer_id(&mut self) -> std::io::Result<i64> {
+        if self.next_producer_id >= self.producer_id_block_end {
+            let end = self.producer_id_block_end.max(self.next_producer_id) + 1000;
+            self.append(MetadataRecord::ProducerIdBlock { end })?;
+        }
+        let id = self.next_producer_id;
+        self.next_producer_id += 1;
+        Ok(id)
     }
 
     pub fn cluster_id(&self) -> &str {
@@ -279,6 +306,24 @@ mod tests {
         );
         assert_eq!(store.topic("a").unwrap().id, id);
         assert_eq!(store.topic_by_id(&id).unwrap().partitions, 3);
+    }
+
+    #[test]
+    fn producer_ids_are_never_reused_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = MetadataStore::open(dir.path()).unwrap();
+        let a = store.allocate_producer_id().unwrap();
+        let b = store.allocate_producer_id().unwrap();
+        assert_eq!(b, a + 1);
+        drop(store);
+        let mut store = MetadataStore::open(dir.path()).unwrap();
+        let c = store.allocate_producer_id().unwrap();
+        assert!(c > b, "{c} after {b}");
+        for _ in 0..1500 {
+            store.allocate_producer_id().unwrap();
+        }
+        let d = store.allocate_producer_id().unwrap();
+        assert_eq!(d, c + 1501);
     }
 
     #[test]

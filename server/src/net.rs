@@ -124,6 +124,10 @@ async fn connection(
                 }
             }
             Outcome::NoResponse => {}
+            Outcome::Close => {
+                tracing::info!(%peer, "closing connection: an acks=0 produce failed");
+                return;
+            }
         }
     }
 }

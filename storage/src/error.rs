@@ -38,6 +38,10 @@ pub enum Error {
         timestamp: i64,
         reason: &'static str,
     },
+    #[error("{0}")]
+    OutOfOrderSequence(String),
+    #[error("{0}")]
+    InvalidProducerEpoch(String),
     #[error("batch of {size} bytes is larger than the limit of {max}")]
     BatchTooLarge { size: usize, max: usize },
     #[error("log directory {path} is offline after an earlier I/O error; it takes no more writes")]

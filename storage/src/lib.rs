@@ -20,6 +20,7 @@
 //! - [`checkpoint`]: Kafka's offset and leader-epoch checkpoint files.
 //! - [`meta`]: `partition.metadata`, `meta.properties`, the clean-shutdown marker.
 //! - [`producer_snapshot`]: producer-state `.snapshot` files.
+//! - [`producer_state`]: idempotent producers' sequences per partition.
 
 pub mod checkpoint;
 pub mod error;
@@ -30,6 +31,7 @@ pub mod manager;
 pub mod meta;
 pub mod names;
 pub mod producer_snapshot;
+pub mod producer_state;
 pub mod segment;
 
 pub use error::{Error, Result};

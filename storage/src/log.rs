@@ -30,7 +30,10 @@ use strata_protocol::records::{RecordBatchMut, TimestampType, batches};
 use crate::error::{Error, Result};
 use crate::fs::{File, Fs};
 use crate::names;
+use crate::producer_snapshot::{read_snapshot, write_snapshot};
+use crate::producer_state::{ProducerState, SequenceCheck, SequenceError};
 use crate::segment::{BatchMeta, FileRegion, Recovered, Segment, SegmentConfig};
+use strata_protocol::records::BatchHeader;
 
 /// A topic's log settings (Kafka's keys and defaults).
 #[derive(Debug, Clone)]
@@ -80,6 +83,9 @@ pub struct AppendInfo {
     pub log_start_offset: i64,
     pub batches: usize,
     pub bytes: usize,
+    /// A retried idempotent batch: nothing was written, the offsets are
+    /// those of the first write.
+    pub duplicate: bool,
 }
 
 /// What a read found.
@@ -132,6 +138,7 @@ pub struct PartitionLog {
     /// Segment files were created or removed since the last directory sync.
     dir_dirty: bool,
     scratch: Vec<u8>,
+    producers: ProducerState,
 }
 
 fn is_leftover(path: &Path) -> bool {
@@ -260,7 +267,7 @@ impl PartitionLog {
             .unwrap_or(first_base)
             .clamp(first_base, log_end);
         fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
-        let log = PartitionLog {
+        let mut log = PartitionLog {
             fs,
             dir: dir.to_owned(),
             config,
@@ -271,7 +278,9 @@ impl PartitionLog {
             recovery_point: log_end,
             dir_dirty: false,
             scratch: Vec::new(),
+            producers: ProducerState::default(),
         };
+        log.rebuild_producer_state()?;
         Ok((log, report))
     }
 
@@ -341,10 +350,12 @@ impl PartitionLog {
     }
 
     /// Validates `records` (one or more batches as a producer sent them),
-    /// gives them offsets from the log end and the partition leader epoch,
-    /// stamps LogAppendTime if the topic asks for it, and writes them to the
-    /// active segment, rolling first if it is due. Nothing is written unless
-    /// every batch is valid.
+    /// checks idempotent producers' sequences, gives the batches offsets from
+    /// the log end and the partition leader epoch, stamps LogAppendTime if
+    /// the topic asks for it, and writes them to the active segment, rolling
+    /// first if it is due. Nothing is written unless every batch is valid; a
+    /// retried batch that was already written is skipped and reported with
+    /// its first offsets.
     pub fn append(
         &mut self,
         records: &Bytes,
@@ -358,8 +369,10 @@ impl PartitionLog {
             TimestampType::LogAppendTime => now_ms,
             TimestampType::CreateTime => -1,
         };
+        let mut pending_state = self.producers.clone();
+        let mut duplicates: Vec<(i64, i64)> = Vec::new();
+        // The chunk written: the batches that are not duplicates, back to back.
         self.scratch.clear();
-        self.scratch.extend_from_slice(records);
         for batch in batches(records.clone()) {
             let batch = batch?;
             batch.verify_crc()?;
@@ -404,11 +417,27 @@ impl PartitionLog {
                     }
                 }
             }
-            let offset_in_chunk = metas
-                .last()
-                .map_or(0, |m: &BatchMeta| m.offset_in_chunk + m.size);
-            let bytes = &mut self.scratch[offset_in_chunk..offset_in_chunk + size];
-            let mut editable = RecordBatchMut::new(bytes)?;
+            if header.producer_id() >= 0 {
+                match pending_state.check(&header) {
+                    Ok(SequenceCheck::Append) => {}
+                    Ok(SequenceCheck::Duplicate {
+                        first_offset,
+                        last_offset,
+                    }) => {
+                        duplicates.push((first_offset, last_offset));
+                        continue;
+                    }
+                    Err(e @ SequenceError::OutOfOrder { .. }) => {
+                        return Err(Error::OutOfOrderSequence(e.to_string()));
+                    }
+                    Err(e @ SequenceError::InvalidEpoch { .. }) => {
+                        return Err(Error::InvalidProducerEpoch(e.to_string()));
+                    }
+                }
+            }
+            let offset_in_chunk = self.scratch.len();
+            self.scratch.extend_from_slice(batch.as_bytes());
+            let mut editable = RecordBatchMut::new(&mut self.scratch[offset_in_chunk..])?;
             editable.set_base_offset(next);
             editable.set_partition_leader_epoch(leader_epoch);
             let max_timestamp = if log_append_time >= 0 {
@@ -424,12 +453,24 @@ impl PartitionLog {
                 last_offset,
                 max_timestamp,
             });
+            pending_state.record(&header, next);
             next = last_offset + 1;
         }
         let Some(last) = metas.last() else {
-            return Err(Error::InvalidRecord(
-                "no record batch in the request".into(),
-            ));
+            return match (duplicates.first(), duplicates.last()) {
+                (Some(first), Some(last)) => Ok(AppendInfo {
+                    first_offset: first.0,
+                    last_offset: last.1,
+                    log_append_time,
+                    log_start_offset: self.log_start_offset,
+                    batches: 0,
+                    bytes: 0,
+                    duplicate: true,
+                }),
+                _ => Err(Error::InvalidRecord(
+                    "no record batch in the request".into(),
+                )),
+            };
         };
         let total = last.offset_in_chunk + last.size;
         if total as u64 > self.config.segment_bytes {
@@ -444,13 +485,15 @@ impl PartitionLog {
         let result = self.active_mut().append(&chunk[..total], &metas);
         self.scratch = chunk;
         result?;
+        self.producers = pending_state;
         Ok(AppendInfo {
-            first_offset,
+            first_offset: duplicates.first().map_or(first_offset, |d| d.0),
             last_offset,
             log_append_time,
             log_start_offset: self.log_start_offset,
             batches: metas.len(),
             bytes: total,
+            duplicate: false,
         })
     }
 
@@ -481,7 +524,95 @@ impl PartitionLog {
         let segment = Segment::create(self.fs.as_ref(), &self.dir, base, self.config.segment)?;
         self.segments.insert(base, segment);
         self.dir_dirty = true;
+        self.write_producer_snapshot()
+    }
+
+    /// Writes `<log end>.snapshot` and keeps only the two newest snapshots.
+    fn write_producer_snapshot(&mut self) -> Result<()> {
+        let existing = self.snapshot_offsets()?;
+        if self.producers.is_empty() && existing.is_empty() {
+            return Ok(());
+        }
+        let end = self.log_end_offset();
+        let path = names::offset_file(&self.dir, end, names::SNAPSHOT);
+        write_snapshot(self.fs.as_ref(), &path, &self.producers.snapshot())?;
+        let snapshots = self.snapshot_offsets()?;
+        for &old in snapshots.iter().rev().skip(2) {
+            let p = names::offset_file(&self.dir, old, names::SNAPSHOT);
+            self.fs.remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        }
         Ok(())
+    }
+
+    /// Offsets of the producer snapshots in the directory, ascending.
+    fn snapshot_offsets(&self) -> Result<Vec<i64>> {
+        let mut out: Vec<i64> = self
+            .fs
+            .read_dir(&self.dir)
+            .map_err(|e| Error::io(&self.dir, e))?
+            .iter()
+            .filter_map(|p| names::parse_offset_file(p, names::SNAPSHOT))
+            .collect();
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// Calls `f` with the header of every batch that ends at or after `from`.
+    fn for_each_batch_from(&self, from: i64, mut f: impl FnMut(&BatchHeader)) -> Result<()> {
+        for segment in self.segments.values() {
+            if segment.next_offset() <= from {
+                continue;
+            }
+            let (_, position) = segment.offset_index().lookup(from);
+            let mut position = u64::from(position);
+            while let Some(h) = segment.header_at(position)? {
+                if h.last_offset() >= from {
+                    f(&h);
+                }
+                position += h.size_in_bytes() as u64;
+            }
+        }
+        Ok(())
+    }
+
+    /// The producer state from the newest usable snapshot plus the batches
+    /// after it (the whole log when there is no snapshot).
+    fn rebuild_producer_state(&mut self) -> Result<()> {
+        let end = self.log_end_offset();
+        let mut state = ProducerState::default();
+        let mut from = self.log_start_offset;
+        for offset in self.snapshot_offsets()?.into_iter().rev() {
+            let path = names::offset_file(&self.dir, offset, names::SNAPSHOT);
+            if offset > end {
+                // Taken before a truncation: it describes batches that are gone.
+                self.fs
+                    .remove_file(&path)
+                    .map_err(|e| Error::io(&path, e))?;
+                continue;
+            }
+            match read_snapshot(self.fs.as_ref(), &path) {
+                Ok(entries) => {
+                    state = ProducerState::from_snapshot(&entries);
+                    from = offset;
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "ignoring a bad producer snapshot");
+                }
+            }
+        }
+        self.for_each_batch_from(from, |h| {
+            if h.producer_id() >= 0 && !h.is_control() {
+                state.record(h, h.base_offset());
+            }
+        })?;
+        self.producers = state;
+        Ok(())
+    }
+
+    /// The idempotent producers' state.
+    pub fn producer_state(&self) -> &ProducerState {
+        &self.producers
     }
 
     /// Reads from `offset`: at most `max_bytes` (but always the whole first
@@ -630,7 +761,7 @@ impl PartitionLog {
         self.high_watermark = self.high_watermark.min(end);
         self.recovery_point = self.recovery_point.min(end);
         self.log_start_offset = self.log_start_offset.min(end);
-        Ok(())
+        self.rebuild_producer_state()
     }
 
     /// DeleteRecords: moves the log start to `offset` (at most the high
@@ -716,7 +847,8 @@ impl PartitionLog {
     /// Flushes and writes the final time index entry, as a clean shutdown does.
     pub fn close(mut self) -> Result<()> {
         self.active_mut().on_roll()?;
-        self.flush()
+        self.flush()?;
+        self.write_producer_snapshot()
     }
 }
 
@@ -1147,5 +1279,104 @@ pub(crate) mod tests {
             .store(true, std::sync::atomic::Ordering::SeqCst);
         assert!(log.flush().is_err());
         assert_eq!(log.recovery_point(), 0);
+    }
+
+    fn idempotent(pid: i64, epoch: i16, seq: i32, records: usize) -> Bytes {
+        let mut builder = RecordBatchBuilder::new(Compression::None).producer(pid, epoch, seq);
+        for i in 0..records {
+            builder
+                .append(NOW + i as i64, None, Some(Bytes::from_static(b"v")), vec![])
+                .unwrap();
+        }
+        builder.build().unwrap().into_bytes()
+    }
+
+    #[test]
+    fn a_retried_idempotent_batch_is_acknowledged_with_its_first_offsets_and_not_written_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(dir.path(), LogConfig::default());
+        let first = log.append(&idempotent(42, 0, 0, 3), 0, NOW).unwrap();
+        assert_eq!(
+            (first.first_offset, first.last_offset, first.duplicate),
+            (0, 2, false)
+        );
+        let again = log.append(&idempotent(42, 0, 0, 3), 0, NOW).unwrap();
+        assert_eq!(
+            (again.first_offset, again.last_offset, again.duplicate),
+            (0, 2, true)
+        );
+        assert_eq!(log.log_end_offset(), 3);
+        assert!(matches!(
+            log.append(&idempotent(42, 0, 5, 1), 0, NOW),
+            Err(Error::OutOfOrderSequence(_))
+        ));
+        assert!(matches!(
+            log.append(&idempotent(42, -1, 3, 1), 0, NOW),
+            Err(Error::InvalidProducerEpoch(_))
+        ));
+        assert_eq!(
+            log.append(&idempotent(42, 0, 3, 1), 0, NOW)
+                .unwrap()
+                .first_offset,
+            3
+        );
+        assert_eq!(log.log_end_offset(), 4);
+    }
+
+    #[test]
+    fn producer_state_survives_clean_and_unclean_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(dir.path(), small_config());
+        let mut seq = 0;
+        for _ in 0..120 {
+            log.append(&idempotent(7, 0, seq, 2), 0, NOW).unwrap();
+            seq += 2;
+        }
+        assert!(
+            log.segments().count() > 1,
+            "rolled, so a snapshot was written"
+        );
+        log.close().unwrap();
+        let snapshots = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "snapshot")
+            })
+            .count();
+        assert!((1..=2).contains(&snapshots), "{snapshots} snapshots kept");
+        let mut log = open(dir.path(), small_config());
+        // The last batch is recognised as a retry after the restart.
+        let dup = log.append(&idempotent(7, 0, seq - 2, 2), 0, NOW).unwrap();
+        assert!(dup.duplicate);
+        log.append(&idempotent(7, 0, seq, 2), 0, NOW).unwrap();
+        seq += 2;
+        log.flush().unwrap();
+        drop(log); // no clean close: the state comes from a snapshot and the log after it
+        let (mut log, _) = PartitionLog::open(
+            Arc::new(OsFs),
+            dir.path(),
+            small_config(),
+            Checkpoints::default(),
+            false,
+        )
+        .unwrap();
+        assert!(
+            log.append(&idempotent(7, 0, seq - 2, 2), 0, NOW)
+                .unwrap()
+                .duplicate
+        );
+        assert!(matches!(
+            log.append(&idempotent(7, 0, seq + 2, 1), 0, NOW),
+            Err(Error::OutOfOrderSequence(_))
+        ));
+        assert!(
+            !log.append(&idempotent(7, 0, seq, 1), 0, NOW)
+                .unwrap()
+                .duplicate
+        );
     }
 }

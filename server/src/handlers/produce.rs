@@ -1,6 +1,8 @@
 //! Produce (key 0), versions 3..=13 (advertised from 0, see ApiVersions).
 //!
-//! acks 0: nothing is answered. acks 1 and -1: answered once every
+//! acks 0: nothing is answered; if a partition is refused before its
+//! append (unknown topic, bad acks), the connection is closed, as Kafka does,
+//! so the producer notices. acks 1 and -1: answered once every
 //! partition's append is acknowledged, which for a durable topic means on
 //! disk. Batches are stored as sent, but for the base offset and leader
 //! epoch the broker sets.
@@ -34,11 +36,15 @@ fn failed(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProd
     }
 }
 
-pub async fn handle(
-    broker: &Arc<Broker>,
-    version: i16,
-    request: ProduceRequest,
-) -> Option<ProduceResponse> {
+/// What goes back to the client.
+#[derive(Debug)]
+pub enum Answer {
+    Respond(ProduceResponse),
+    Nothing,
+    CloseConnection,
+}
+
+pub async fn handle(broker: &Arc<Broker>, version: i16, request: ProduceRequest) -> Answer {
     let acks_valid = matches!(request.acks, -1..=1);
     let mut topics = Vec::new();
     let mut pending = Vec::new();
@@ -105,8 +111,21 @@ pub async fn handle(
         });
     }
     if request.acks == 0 && acks_valid {
+        let refused = topics
+            .iter()
+            .flat_map(|t| t.partition_responses.iter().enumerate())
+            .any(|(i, p)| {
+                p.error_code != 0
+                    && !pending
+                        .iter()
+                        .any(|(_, j, index, _)| *j == i && *index == p.index)
+            });
         // The appends go on; nobody waits for them.
-        return None;
+        return if refused {
+            Answer::CloseConnection
+        } else {
+            Answer::Nothing
+        };
     }
     for (t, i, index, rx) in pending {
         let response = match rx.await {
@@ -130,7 +149,7 @@ pub async fn handle(
         };
         topics[t].partition_responses[i] = response;
     }
-    Some(ProduceResponse {
+    Answer::Respond(ProduceResponse {
         responses: topics,
         ..ProduceResponse::default()
     })
