@@ -38,3 +38,9 @@ cargo test --workspace
 step "Apache Kafka 4.4.0 reads our segments (DumpLogSegments)"
 compat-tests/apache-kafka.sh fetch
 storage/tests/kafka-compat.sh
+
+step "compat: Python clients (librdkafka, kafka-python) against Strata"
+compat-tests/run-suite.sh strata
+
+step "compat: the same suite against Apache Kafka 4.4.0"
+compat-tests/run-suite.sh kafka
