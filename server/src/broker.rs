@@ -11,6 +11,7 @@ use strata_storage::manager::LogManager;
 
 use crate::config::BrokerConfig;
 use crate::error_code::ErrorCode;
+use crate::fetch_session::FetchSessionCache;
 use crate::metadata::{MetadataRecord, MetadataStore, TopicMeta, random_uuid, validate_topic_name};
 
 #[derive(Debug)]
@@ -18,6 +19,7 @@ pub struct Broker {
     pub config: BrokerConfig,
     pub logs: LogManager,
     metadata: Mutex<MetadataStore>,
+    fetch_sessions: Mutex<FetchSessionCache>,
 }
 
 /// Why a topic operation was refused: the wire code and a message.
@@ -78,11 +80,18 @@ impl Broker {
             config,
             logs,
             metadata: Mutex::new(metadata),
+            fetch_sessions: Mutex::new(FetchSessionCache::new(1000)),
         }))
     }
 
     pub fn metadata(&self) -> MutexGuard<'_, MetadataStore> {
         self.metadata.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn fetch_sessions(&self) -> MutexGuard<'_, FetchSessionCache> {
+        self.fetch_sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn cluster_id(&self) -> String {

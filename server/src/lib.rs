@@ -16,12 +16,14 @@
 //! - [`metadata`]: topics, ids and configs, as a synced log of records.
 //! - [`broker`]: the broker's state; topic creation and deletion.
 //! - [`net`], [`dispatch`], [`handlers`]: serving requests.
+//! - [`fetch_session`]: incremental fetch sessions (KIP-227).
 //! - [`error_code`]: Kafka's error codes; storage errors mapped to them.
 
 pub mod broker;
 pub mod config;
 pub mod dispatch;
 pub mod error_code;
+pub mod fetch_session;
 pub mod handlers;
 pub mod metadata;
 pub mod net;

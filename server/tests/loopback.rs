@@ -533,3 +533,98 @@ async fn topics_survive_a_restart_of_the_broker() {
     assert_eq!((meta.id, meta.partitions), (id, 4));
     assert_eq!(broker.logs.partitions().len(), 4);
 }
+
+fn session_fetch(topic: &str, partitions: &[(i32, i64)], session_id: i32, epoch: i32) -> Request {
+    let Request::Fetch(mut r) = fetch_request(topic, 0, 0, 0, 0) else {
+        unreachable!()
+    };
+    r.session_id = session_id;
+    r.session_epoch = epoch;
+    if partitions.is_empty() {
+        r.topics.clear();
+    } else {
+        r.topics[0].partitions = partitions
+            .iter()
+            .map(|&(partition, offset)| FetchPartition {
+                partition,
+                fetch_offset: offset,
+                partition_max_bytes: 1 << 20,
+                ..FetchPartition::default()
+            })
+            .collect();
+    }
+    Request::Fetch(r)
+}
+
+#[tokio::test]
+async fn fetch_sessions_send_only_what_changed() {
+    let b = start(&[]).await;
+    let mut c = Client::connect(&b).await;
+    create_topic(&mut c, "sess", 3).await;
+    produce(&mut c, "sess", 0, batch(&["p0"]), -1)
+        .await
+        .unwrap();
+
+    // Full fetch opening a session: every partition comes back.
+    let Response::Fetch(full) = c
+        .call(12, session_fetch("sess", &[(0, 0), (1, 0), (2, 0)], 0, 0))
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(full.error_code, 0);
+    assert_ne!(full.session_id, 0);
+    assert_eq!(full.responses[0].partitions.len(), 3);
+    let session = full.session_id;
+
+    // Nothing new: an incremental fetch answers with no partitions.
+    let Response::Fetch(inc) = c
+        .call(12, session_fetch("sess", &[(0, 1)], session, 1))
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!((inc.error_code, inc.session_id), (0, session));
+    assert!(
+        inc.responses.iter().all(|t| t.partitions.is_empty()),
+        "{inc:?}"
+    );
+
+    // New data on partition 2 only: just partition 2 comes back.
+    produce(&mut c, "sess", 2, batch(&["p2"]), -1)
+        .await
+        .unwrap();
+    let Response::Fetch(inc) = c.call(12, session_fetch("sess", &[], session, 2)).await else {
+        panic!()
+    };
+    let parts: Vec<i32> = inc
+        .responses
+        .iter()
+        .flat_map(|t| t.partitions.iter().map(|p| p.partition_index))
+        .collect();
+    assert_eq!(parts, vec![2]);
+    assert_eq!(
+        values_of(inc.responses[0].partitions[0].records.as_ref().unwrap()),
+        vec!["p2"]
+    );
+
+    // A repeated epoch and an unknown session are refused.
+    let Response::Fetch(bad) = c.call(12, session_fetch("sess", &[], session, 2)).await else {
+        panic!()
+    };
+    assert_eq!(bad.error_code, 71, "INVALID_FETCH_SESSION_EPOCH");
+    let Response::Fetch(bad) = c.call(12, session_fetch("sess", &[], 777, 1)).await else {
+        panic!()
+    };
+    assert_eq!(bad.error_code, 70, "FETCH_SESSION_ID_NOT_FOUND");
+
+    // Closing the session: a full, sessionless answer.
+    let Response::Fetch(closed) = c
+        .call(12, session_fetch("sess", &[(0, 0)], session, -1))
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(closed.session_id, 0);
+    assert_eq!(closed.responses[0].partitions.len(), 1);
+}

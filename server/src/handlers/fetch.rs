@@ -11,9 +11,10 @@
 //! OFFSET_OUT_OF_RANGE (with the log start and high watermark),
 //! UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_TOPIC_ID (v13+ names topics by id),
 //! KAFKA_STORAGE_ERROR.
-//! Not yet: fetch sessions (KIP-227). Every answer carries session id 0, which
-//! tells a client to send full fetches; a request naming a session gets
-//! FETCH_SESSION_ID_NOT_FOUND.
+//! Fetch sessions (KIP-227, see `fetch_session`): FETCH_SESSION_ID_NOT_FOUND,
+//! INVALID_FETCH_SESSION_EPOCH; an incremental answer carries only the
+//! partitions with new data, an error, or a moved high watermark or log
+//! start. Topics appear in the answer in the order they were asked for.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,9 +26,9 @@ use strata_storage::checkpoint::TopicPartition;
 
 use crate::broker::Broker;
 use crate::error_code::{ErrorCode, storage_error_code};
+use crate::fetch_session::{CachedPartition, SessionPartition, SessionRequest};
 
 struct Wanted {
-    topic: usize,
     name: Option<String>,
     partition: i32,
     offset: i64,
@@ -115,37 +116,91 @@ fn read_pass(
 }
 
 pub async fn handle(broker: &Arc<Broker>, version: i16, request: FetchRequest) -> FetchResponse {
-    if request.session_id != 0 {
-        return FetchResponse {
-            error_code: ErrorCode::FetchSessionIdNotFound.code(),
-            session_id: 0,
-            ..FetchResponse::default()
-        };
-    }
     let by_id = version >= 13;
-    let mut topics: Vec<(TopicName, Uuid)> = Vec::new();
-    let mut wanted = Vec::new();
-    for topic in &request.topics {
-        let name = if by_id {
+    let resolve = |name: &TopicName, id: &Uuid| -> String {
+        if by_id {
             broker
                 .metadata()
-                .topic_by_id(&topic.topic_id)
+                .topic_by_id(id)
                 .map(|t| t.name.clone())
+                .unwrap_or_default()
         } else {
-            Some(topic.topic.0.clone())
-        };
-        let index = topics.len();
-        topics.push((topic.topic.clone(), topic.topic_id));
+            name.0.clone()
+        }
+    };
+    let mut requested: Vec<(SessionPartition, CachedPartition)> = Vec::new();
+    for topic in &request.topics {
+        let name = resolve(&topic.topic, &topic.topic_id);
         for p in &topic.partitions {
-            wanted.push(Wanted {
-                topic: index,
-                name: name.clone(),
-                partition: p.partition,
-                offset: p.fetch_offset,
-                max_bytes: p.partition_max_bytes,
-            });
+            requested.push((
+                SessionPartition {
+                    topic: name.clone(),
+                    topic_id: if by_id { topic.topic_id } else { Uuid::ZERO },
+                    partition: p.partition,
+                },
+                CachedPartition {
+                    fetch_offset: p.fetch_offset,
+                    max_bytes: p.partition_max_bytes,
+                    high_watermark: -1,
+                    log_start_offset: -1,
+                },
+            ));
         }
     }
+    let forgotten: Vec<SessionPartition> = request
+        .forgotten_topics_data
+        .iter()
+        .flat_map(|t| {
+            let name = resolve(&t.topic, &t.topic_id);
+            let topic_id = if by_id { t.topic_id } else { Uuid::ZERO };
+            t.partitions.iter().map(move |&partition| SessionPartition {
+                topic: name.clone(),
+                topic_id,
+                partition,
+            })
+        })
+        .collect();
+
+    // Which partitions this fetch covers, and what the client was last told.
+    let (session_id, incremental, partitions) = {
+        let mut cache = broker.fetch_sessions();
+        match cache.begin(request.session_id, request.session_epoch, &requested) {
+            SessionRequest::Full { session_id } => (session_id, false, requested),
+            SessionRequest::Incremental { session_id } => {
+                let Some(session) = cache.session_mut(session_id) else {
+                    return session_error(ErrorCode::FetchSessionIdNotFound);
+                };
+                for (key, update) in requested {
+                    let entry = session.partitions.entry(key).or_insert(update);
+                    entry.fetch_offset = update.fetch_offset;
+                    entry.max_bytes = update.max_bytes;
+                }
+                for key in &forgotten {
+                    session.partitions.remove(key);
+                }
+                let all = session
+                    .partitions
+                    .iter()
+                    .map(|(k, v)| (k.clone(), *v))
+                    .collect();
+                (session_id, true, all)
+            }
+            SessionRequest::NotFound => return session_error(ErrorCode::FetchSessionIdNotFound),
+            SessionRequest::InvalidEpoch => {
+                return session_error(ErrorCode::InvalidFetchSessionEpoch);
+            }
+        }
+    };
+
+    let wanted: Vec<Wanted> = partitions
+        .iter()
+        .map(|(key, cached)| Wanted {
+            name: (!key.topic.is_empty()).then(|| key.topic.clone()),
+            partition: key.partition,
+            offset: cached.fetch_offset,
+            max_bytes: cached.max_bytes,
+        })
+        .collect();
     let read_committed = request.isolation_level == 1;
     let deadline = Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
     // Subscribe before the first read so no append between them is missed.
@@ -160,7 +215,7 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, request: FetchRequest) -
         .map(|p| p.subscribe_high_watermark())
         .collect();
     let wanted = Arc::new(wanted);
-    let (partitions, _) = loop {
+    let data = loop {
         // Forget what was seen before this read, so only a later move wakes us.
         for w in &mut watches {
             w.mark_unchanged();
@@ -168,18 +223,18 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, request: FetchRequest) -
         let b = broker.clone();
         let w = wanted.clone();
         let max_bytes = request.max_bytes;
-        let (partitions, total) =
+        let (data, total) =
             tokio::task::spawn_blocking(move || read_pass(&b, &w, max_bytes, read_committed))
                 .await
                 .unwrap_or_else(|_| (Vec::new(), 0));
-        let errors = partitions.iter().any(|p| p.error_code != 0);
+        let errors = data.iter().any(|p| p.error_code != 0);
         let now = Instant::now();
         if total >= request.min_bytes.max(0) as usize
             || errors
             || now >= deadline
             || watches.is_empty()
         {
-            break (partitions, total);
+            break data;
         }
         let changed =
             futures_util::future::select_all(watches.iter_mut().map(|w| Box::pin(w.changed())));
@@ -188,22 +243,58 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, request: FetchRequest) -
             continue;
         }
     };
-    let mut responses: Vec<FetchableTopicResponse> = topics
-        .into_iter()
-        .map(|(topic, topic_id)| FetchableTopicResponse {
-            topic,
-            topic_id,
-            partitions: Vec::new(),
-            ..FetchableTopicResponse::default()
-        })
-        .collect();
-    for (w, data) in wanted.iter().zip(partitions) {
-        responses[w.topic].partitions.push(data);
+
+    // An incremental answer carries only what changed since the last one.
+    let mut responses: Vec<FetchableTopicResponse> = Vec::new();
+    let mut cache = broker.fetch_sessions();
+    let mut session = if session_id != 0 {
+        cache.session_mut(session_id)
+    } else {
+        None
+    };
+    for ((key, cached), pd) in partitions.into_iter().zip(data) {
+        let changed = pd.error_code != 0
+            || pd.records.as_ref().is_some_and(|r| !r.is_empty())
+            || pd.high_watermark != cached.high_watermark
+            || pd.log_start_offset != cached.log_start_offset;
+        if incremental && !changed {
+            continue;
+        }
+        if let Some(entry) = session.as_mut().and_then(|s| s.partitions.get_mut(&key)) {
+            entry.high_watermark = pd.high_watermark;
+            entry.log_start_offset = pd.log_start_offset;
+        }
+        let same_topic = responses.last().is_some_and(|t| {
+            if by_id {
+                t.topic_id == key.topic_id
+            } else {
+                t.topic.0 == key.topic
+            }
+        });
+        if !same_topic {
+            responses.push(FetchableTopicResponse {
+                topic: TopicName(key.topic.clone()),
+                topic_id: key.topic_id,
+                partitions: Vec::new(),
+                ..FetchableTopicResponse::default()
+            });
+        }
+        if let Some(t) = responses.last_mut() {
+            t.partitions.push(pd);
+        }
     }
     FetchResponse {
         error_code: ErrorCode::None.code(),
-        session_id: 0,
+        session_id,
         responses,
+        ..FetchResponse::default()
+    }
+}
+
+fn session_error(code: ErrorCode) -> FetchResponse {
+    FetchResponse {
+        error_code: code.code(),
+        session_id: 0,
         ..FetchResponse::default()
     }
 }
