@@ -32,7 +32,7 @@ use crate::fs::{File, Fs};
 use crate::names;
 use crate::producer_snapshot::{read_snapshot, write_snapshot};
 use crate::producer_state::{ProducerState, SequenceCheck, SequenceError};
-use crate::segment::{BatchMeta, FileRegion, Recovered, Segment, SegmentConfig};
+use crate::segment::{BatchMeta, FileRegion, Recovered, Segment, SegmentConfig, SegmentView};
 use strata_protocol::records::BatchHeader;
 
 /// A topic's log settings (Kafka's keys and defaults).
@@ -96,6 +96,35 @@ pub struct ReadResult {
     pub log_start_offset: i64,
     pub high_watermark: i64,
     pub log_end_offset: i64,
+}
+
+/// A read prepared under the log's lock, to be carried out without it.
+#[derive(Debug, Clone)]
+pub struct ReadView {
+    segments: Vec<SegmentView>,
+    offset: i64,
+    upper: i64,
+    log_start_offset: i64,
+    high_watermark: i64,
+    log_end_offset: i64,
+}
+
+impl ReadView {
+    pub fn read(&self, max_bytes: u64) -> Result<ReadResult> {
+        let mut region = None;
+        for segment in &self.segments {
+            if let Some(r) = segment.read(self.offset, max_bytes, self.upper)? {
+                region = Some(r);
+                break;
+            }
+        }
+        Ok(ReadResult {
+            region,
+            log_start_offset: self.log_start_offset,
+            high_watermark: self.high_watermark,
+            log_end_offset: self.log_end_offset,
+        })
+    }
 }
 
 /// Offsets the log starts from, kept in checkpoint files beside it.
@@ -619,6 +648,13 @@ impl PartitionLog {
     /// batch), never a batch at or past `max_offset` (the high watermark for
     /// consumers, the log end for replicas).
     pub fn read(&self, offset: i64, max_bytes: u64, max_offset: i64) -> Result<ReadResult> {
+        self.read_view(offset, max_offset)?.read(max_bytes)
+    }
+
+    /// The in-memory part of a read (offsets checked, segments chosen); the
+    /// file reads happen in [`ReadView::read`], after the caller has let go
+    /// of the log, so reads never hold up appends with their I/O.
+    pub fn read_view(&self, offset: i64, max_offset: i64) -> Result<ReadView> {
         let log_end = self.log_end_offset();
         if offset < self.log_start_offset || offset > log_end {
             return Err(Error::OffsetOutOfRange {
@@ -628,25 +664,26 @@ impl PartitionLog {
             });
         }
         let upper = max_offset.min(log_end);
-        let mut region = None;
+        let mut segments = Vec::new();
         if offset < upper {
             let from = self
                 .segments
                 .range(..=offset)
                 .next_back()
                 .map_or(i64::MIN, |(&base, _)| base);
-            for segment in self.segments.range(from..).map(|(_, s)| s) {
+            // The offset lies in the segment at or below it, or, when that one
+            // ends before it, at the start of the next.
+            for segment in self.segments.range(from..).map(|(_, s)| s).take(2) {
                 if segment.base_offset() >= upper {
                     break;
                 }
-                if let Some(r) = segment.read(offset, max_bytes, upper)? {
-                    region = Some(r);
-                    break;
-                }
+                segments.push(segment.view(offset));
             }
         }
-        Ok(ReadResult {
-            region,
+        Ok(ReadView {
+            segments,
+            offset,
+            upper,
             log_start_offset: self.log_start_offset,
             high_watermark: self.high_watermark,
             log_end_offset: log_end,

@@ -451,8 +451,11 @@ impl LogManager {
         let partition = self
             .partition(tp)
             .ok_or_else(|| Error::InvalidArgument(format!("partition {tp} does not exist")))?;
+        // Only the in-memory lookup runs under the lock; appends never wait
+        // for a read's I/O.
         partition
-            .with_log(|log| log.read(offset, max_bytes, max_offset))
+            .with_log(|log| log.read_view(offset, max_offset))
+            .and_then(|view| view.read(max_bytes))
             .inspect_err(|e| self.on_error(e))
     }
 

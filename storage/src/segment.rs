@@ -63,6 +63,86 @@ impl FileRegion {
     }
 }
 
+/// Reads the header of the batch at `position` of a log of `size` bytes;
+/// `None` when fewer than a header's bytes remain.
+fn read_header(
+    file: &dyn File,
+    path: &Path,
+    size: u64,
+    position: u64,
+) -> Result<Option<BatchHeader>> {
+    if position + HEADER_SIZE as u64 > size {
+        return Ok(None);
+    }
+    let mut buf = [0u8; HEADER_SIZE];
+    file.read_exact_at(&mut buf, position)
+        .map_err(|e| Error::io(path, e))?;
+    BatchHeader::parse(&buf)
+        .map(Some)
+        .map_err(|e| Error::Corrupt {
+            path: path.to_owned(),
+            position,
+            reason: e.to_string(),
+        })
+}
+
+/// A segment as a read sees it: its file, its size when the read began, and
+/// where the index says to start looking.
+#[derive(Debug, Clone)]
+pub struct SegmentView {
+    file: Arc<dyn File>,
+    path: PathBuf,
+    size: u64,
+    start_position: u64,
+}
+
+impl SegmentView {
+    /// The region holding `start_offset` onwards: it begins with the batch
+    /// that contains `start_offset` (which may start before it, as in
+    /// Kafka), ends on a batch boundary, holds at most `max_bytes` unless the
+    /// first batch alone is larger (a consumer must always make progress),
+    /// and no batch at or past `max_offset`. `None` when the segment holds
+    /// nothing at or after `start_offset` below `max_offset`.
+    pub fn read(
+        &self,
+        start_offset: i64,
+        max_bytes: u64,
+        max_offset: i64,
+    ) -> Result<Option<FileRegion>> {
+        let header_at = |position| read_header(self.file.as_ref(), &self.path, self.size, position);
+        let mut position = self.start_position;
+        let first = loop {
+            let Some(header) = header_at(position)? else {
+                return Ok(None);
+            };
+            if header.last_offset() >= start_offset {
+                break header;
+            }
+            position += header.size_in_bytes() as u64;
+        };
+        if first.base_offset() >= max_offset {
+            return Ok(None);
+        }
+        let start = position;
+        let mut length = first.size_in_bytes() as u64;
+        position += length;
+        while let Some(header) = header_at(position)? {
+            let size = header.size_in_bytes() as u64;
+            if header.base_offset() >= max_offset || length + size > max_bytes {
+                break;
+            }
+            length += size;
+            position += size;
+        }
+        Ok(Some(FileRegion {
+            file: self.file.clone(),
+            path: self.path.clone(),
+            position: start,
+            length,
+        }))
+    }
+}
+
 /// What recovering a segment found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recovered {
@@ -242,16 +322,7 @@ impl Segment {
     /// The header of the batch at `position`; `None` when fewer than a
     /// header's bytes remain before the end of the log.
     pub fn header_at(&self, position: u64) -> Result<Option<BatchHeader>> {
-        if position + HEADER_SIZE as u64 > self.size {
-            return Ok(None);
-        }
-        let mut buf = [0u8; HEADER_SIZE];
-        self.log
-            .read_exact_at(&mut buf, position)
-            .map_err(|e| Error::io(&self.log_path, e))?;
-        BatchHeader::parse(&buf)
-            .map(Some)
-            .map_err(|e| self.corrupt(position, e.to_string()))
+        read_header(self.log.as_ref(), &self.log_path, self.size, position)
     }
 
     pub fn base_offset(&self) -> i64 {
@@ -323,49 +394,28 @@ impl Segment {
         Ok(())
     }
 
-    /// The region holding `start_offset` onwards: it begins with the batch
-    /// that contains `start_offset` (which may start before it, as in
-    /// Kafka), ends on a batch boundary, holds at most `max_bytes` unless the
-    /// first batch alone is larger (a consumer must always make progress),
-    /// and no batch at or past `max_offset`. `None` when this segment holds
-    /// nothing at or after `start_offset` below `max_offset`.
+    /// What a read of `start_offset` needs, taken without I/O so that the
+    /// caller can drop its lock before reading the headers (appends wait for
+    /// no read's I/O).
+    pub fn view(&self, start_offset: i64) -> SegmentView {
+        let (_, position) = self.offset_index.lookup(start_offset);
+        SegmentView {
+            file: self.log.clone(),
+            path: self.log_path.clone(),
+            size: self.size,
+            start_position: u64::from(position),
+        }
+    }
+
+    /// See [`SegmentView::read`].
     pub fn read(
         &self,
         start_offset: i64,
         max_bytes: u64,
         max_offset: i64,
     ) -> Result<Option<FileRegion>> {
-        let (_, position) = self.offset_index.lookup(start_offset);
-        let mut position = u64::from(position);
-        let first = loop {
-            let Some(header) = self.header_at(position)? else {
-                return Ok(None);
-            };
-            if header.last_offset() >= start_offset {
-                break header;
-            }
-            position += header.size_in_bytes() as u64;
-        };
-        if first.base_offset() >= max_offset {
-            return Ok(None);
-        }
-        let start = position;
-        let mut length = first.size_in_bytes() as u64;
-        position += length;
-        while let Some(header) = self.header_at(position)? {
-            let size = header.size_in_bytes() as u64;
-            if header.base_offset() >= max_offset || length + size > max_bytes {
-                break;
-            }
-            length += size;
-            position += size;
-        }
-        Ok(Some(FileRegion {
-            file: self.log.clone(),
-            path: self.log_path.clone(),
-            position: start,
-            length,
-        }))
+        self.view(start_offset)
+            .read(start_offset, max_bytes, max_offset)
     }
 
     /// The first record at or after `timestamp` with an offset at or after

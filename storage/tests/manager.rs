@@ -210,3 +210,73 @@ fn topics_that_opt_out_of_syncing_are_acknowledged_at_once() {
     std::thread::sleep(Duration::from_millis(20));
     assert_eq!(p.with_log(|l| l.recovery_point()), 0);
 }
+
+#[test]
+fn many_partitions_are_appended_and_read_at_once_from_many_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, _) = open_with(Arc::new(OsFs), dir.path(), Durability::Sync);
+    let m = Arc::new(m);
+    for i in 0..8 {
+        m.create_partition(&tp(i), small_config(), Durability::Sync)
+            .unwrap();
+    }
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let m = m.clone();
+            std::thread::spawn(move || {
+                for i in 0..150 {
+                    let p = (w * 2 + i % 2) as i32;
+                    m.append(&tp(p), batch_for(i64::from(w * 1000 + i), 2, 80), 0, NOW)
+                        .blocking_recv()
+                        .unwrap()
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    let readers: Vec<_> = (0..4)
+        .map(|r| {
+            let m = m.clone();
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let mut reads = 0u64;
+                let mut last_hw = [0i64; 8];
+                while !done.load(Ordering::SeqCst) || reads < 50 {
+                    let p = ((reads as usize + r) % 8) as i32;
+                    let hw = m.partition(&tp(p)).unwrap().high_watermark();
+                    assert!(hw >= last_hw[p as usize], "high watermark went back");
+                    last_hw[p as usize] = hw;
+                    let mut offset = 0;
+                    while offset < hw {
+                        let read = m.read(&tp(p), offset, 4096, hw).unwrap();
+                        let Some(region) = read.region else { break };
+                        for b in strata_protocol::records::batches(region.read_to_bytes().unwrap())
+                        {
+                            let b = b.expect("only whole batches are visible");
+                            b.verify_crc().unwrap();
+                            assert_eq!(b.base_offset(), offset, "contiguous");
+                            assert!(b.next_offset() <= hw, "nothing past the high watermark");
+                            offset = b.next_offset();
+                        }
+                    }
+                    reads += 1;
+                }
+                reads
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    done.store(true, Ordering::SeqCst);
+    let reads: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
+    assert!(reads >= 200);
+    for i in 0..8 {
+        assert_eq!(
+            m.partition(&tp(i)).unwrap().high_watermark(),
+            150,
+            "partition {i}"
+        );
+    }
+}
