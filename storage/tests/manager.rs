@@ -226,7 +226,7 @@ fn many_partitions_are_appended_and_read_at_once_from_many_threads() {
             let m = m.clone();
             std::thread::spawn(move || {
                 for i in 0..150 {
-                    let p = (w * 2 + i % 2) as i32;
+                    let p = w * 2 + i % 2;
                     m.append(&tp(p), batch_for(i64::from(w * 1000 + i), 2, 80), 0, NOW)
                         .blocking_recv()
                         .unwrap()
