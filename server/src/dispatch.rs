@@ -38,6 +38,9 @@ pub fn is_supported(api_key: i16, version: i16) -> bool {
 #[derive(Debug)]
 pub enum Outcome {
     Respond(Box<Response>),
+    /// A Fetch answer whose record sets are these file regions, in order
+    /// (sent with `sendfile`, see `zero_copy`).
+    RespondWithRegions(Box<Response>, Vec<strata_storage::segment::FileRegion>),
     /// acks=0 produce: nothing goes back.
     NoResponse,
     /// acks=0 produce that failed: Kafka closes the connection, the only way
@@ -55,7 +58,10 @@ pub async fn dispatch(broker: &Arc<Broker>, header: &RequestHeader, request: Req
             handlers::produce::Answer::Nothing => return Outcome::NoResponse,
             handlers::produce::Answer::CloseConnection => return Outcome::Close,
         },
-        Request::Fetch(r) => Response::Fetch(handlers::fetch::handle(broker, v, r).await),
+        Request::Fetch(r) => {
+            let (response, regions) = handlers::fetch::handle(broker, v, r).await;
+            return Outcome::RespondWithRegions(Box::new(Response::Fetch(response)), regions);
+        }
         Request::ListOffsets(r) => {
             Response::ListOffsets(handlers::list_offsets::handle(broker, v, r).await)
         }

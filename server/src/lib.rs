@@ -17,6 +17,7 @@
 //! - [`broker`]: the broker's state; topic creation and deletion.
 //! - [`net`], [`dispatch`], [`handlers`]: serving requests.
 //! - [`fetch_session`]: incremental fetch sessions (KIP-227).
+//! - [`zero_copy`]: record sets sent from segment files with `sendfile`.
 //! - [`error_code`]: Kafka's error codes; storage errors mapped to them.
 
 pub mod broker;
@@ -27,3 +28,4 @@ pub mod fetch_session;
 pub mod handlers;
 pub mod metadata;
 pub mod net;
+pub mod zero_copy;

@@ -22,6 +22,7 @@ use strata_protocol::messages::{ApiKey, Response};
 use crate::broker::Broker;
 use crate::dispatch::{self, Outcome};
 use crate::handlers;
+use crate::zero_copy;
 
 /// Accepts connections until `shutdown` turns true.
 pub async fn serve(
@@ -120,6 +121,24 @@ async fn connection(
                 .await
                 .is_err()
                 {
+                    return;
+                }
+            }
+            Outcome::RespondWithRegions(body, regions) => {
+                let version = header.request_api_version;
+                let compact = body
+                    .api_key()
+                    .response_flexible_from()
+                    .is_some_and(|f| version >= f);
+                let sent = match frame::encode_response(header.correlation_id, version, &body) {
+                    Ok(encoded) => match zero_copy::splice(encoded, regions, compact) {
+                        Ok(chunks) => zero_copy::write_chunks(&mut stream, chunks).await,
+                        Err(e) => Err(std::io::Error::other(e)),
+                    },
+                    Err(e) => Err(std::io::Error::other(e.to_string())),
+                };
+                if let Err(e) = sent {
+                    tracing::warn!(%peer, error = %e, "closing connection: fetch response not sent");
                     return;
                 }
             }

@@ -32,7 +32,7 @@ pub trait File: Send + Sync + Debug {
     fn size(&self) -> io::Result<u64>;
     /// The descriptor, for zero-copy sends (`sendfile`); `None` where there
     /// is no real file behind it.
-    fn raw_fd(&self) -> Option<std::os::fd::RawFd>;
+    fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>>;
 
     /// Fills `buf` from `position`, or fails with `UnexpectedEof`.
     fn read_exact_at(&self, mut buf: &mut [u8], mut position: u64) -> io::Result<()> {
@@ -99,9 +99,9 @@ impl File for OsFile {
         Ok(self.0.metadata()?.len())
     }
 
-    fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
-        use std::os::fd::AsRawFd;
-        Some(self.0.as_raw_fd())
+    fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        Some(self.0.as_fd())
     }
 }
 
@@ -229,8 +229,8 @@ impl File for FaultyFile {
         self.inner.size()
     }
 
-    fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
-        self.inner.raw_fd()
+    fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.inner.fd()
     }
 }
 

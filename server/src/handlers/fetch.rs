@@ -15,6 +15,7 @@
 //! INVALID_FETCH_SESSION_EPOCH; an incremental answer carries only the
 //! partitions with new data, an error, or a moved high watermark or log
 //! start. Topics appear in the answer in the order they were asked for.
+//! Record sets go out as file regions, sent with `sendfile` (`zero_copy`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +28,8 @@ use strata_storage::checkpoint::TopicPartition;
 use crate::broker::Broker;
 use crate::error_code::{ErrorCode, storage_error_code};
 use crate::fetch_session::{CachedPartition, SessionPartition, SessionRequest};
+use crate::zero_copy::MARKER;
+use strata_storage::segment::FileRegion;
 
 struct Wanted {
     name: Option<String>,
@@ -47,25 +50,29 @@ fn partition_error(index: i32, code: ErrorCode) -> PartitionData {
     }
 }
 
-/// One pass over the partitions: what is there now, and its size.
+/// One pass over the partitions: what is there now (records as file
+/// regions, sent later without copying), and its size.
 fn read_pass(
     broker: &Broker,
     wanted: &[Wanted],
     max_bytes: i32,
     read_committed: bool,
-) -> (Vec<PartitionData>, usize) {
+) -> (Vec<(PartitionData, Option<FileRegion>)>, usize) {
     let mut total = 0usize;
     let mut out = Vec::with_capacity(wanted.len());
     for w in wanted {
         let Some(name) = &w.name else {
-            out.push(partition_error(w.partition, ErrorCode::UnknownTopicId));
+            out.push((
+                partition_error(w.partition, ErrorCode::UnknownTopicId),
+                None,
+            ));
             continue;
         };
         let tp = TopicPartition::new(name.clone(), w.partition);
         let Some(partition) = broker.logs.partition(&tp) else {
-            out.push(partition_error(
-                w.partition,
-                ErrorCode::UnknownTopicOrPartition,
+            out.push((
+                partition_error(w.partition, ErrorCode::UnknownTopicOrPartition),
+                None,
             ));
             continue;
         };
@@ -78,16 +85,14 @@ fn read_pass(
         } else {
             broker.logs.read(&tp, w.offset, limit.max(1), hw)
         };
-        let data = match result.and_then(|r| {
-            let records = match &r.region {
-                Some(region) => region.read_to_bytes()?,
-                None => bytes::Bytes::new(),
-            };
-            Ok((r, records))
-        }) {
-            Ok((r, records)) => {
-                total += records.len();
-                PartitionData {
+        let entry = match result {
+            Ok(r) => {
+                total += r.region.as_ref().map_or(0, |region| region.length as usize);
+                let records = match &r.region {
+                    Some(_) => bytes::Bytes::from_static(&MARKER),
+                    None => bytes::Bytes::new(),
+                };
+                let data = PartitionData {
                     partition_index: w.partition,
                     error_code: ErrorCode::None.code(),
                     high_watermark: hw,
@@ -97,25 +102,33 @@ fn read_pass(
                     preferred_read_replica: strata_protocol::types::BrokerId(-1),
                     records: Some(records),
                     ..PartitionData::default()
-                }
+                };
+                (data, r.region)
             }
             Err(e) => {
                 let (log_start, end) =
                     partition.with_log(|l| (l.log_start_offset(), l.high_watermark()));
-                PartitionData {
+                let data = PartitionData {
                     high_watermark: end,
                     last_stable_offset: end,
                     log_start_offset: log_start,
                     ..partition_error(w.partition, storage_error_code(&e))
-                }
+                };
+                (data, None)
             }
         };
-        out.push(data);
+        out.push(entry);
     }
     (out, total)
 }
 
-pub async fn handle(broker: &Arc<Broker>, version: i16, request: FetchRequest) -> FetchResponse {
+/// The response, and the file regions that hold its record sets, in the
+/// order the response names them.
+pub async fn handle(
+    broker: &Arc<Broker>,
+    version: i16,
+    request: FetchRequest,
+) -> (FetchResponse, Vec<FileRegion>) {
     let by_id = version >= 13;
     let resolve = |name: &TopicName, id: &Uuid| -> String {
         if by_id {
@@ -168,7 +181,7 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, request: FetchRequest) -
             SessionRequest::Full { session_id } => (session_id, false, requested),
             SessionRequest::Incremental { session_id } => {
                 let Some(session) = cache.session_mut(session_id) else {
-                    return session_error(ErrorCode::FetchSessionIdNotFound);
+                    return (session_error(ErrorCode::FetchSessionIdNotFound), Vec::new());
                 };
                 for (key, update) in requested {
                     let entry = session.partitions.entry(key).or_insert(update);
@@ -185,9 +198,14 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, request: FetchRequest) -
                     .collect();
                 (session_id, true, all)
             }
-            SessionRequest::NotFound => return session_error(ErrorCode::FetchSessionIdNotFound),
+            SessionRequest::NotFound => {
+                return (session_error(ErrorCode::FetchSessionIdNotFound), Vec::new());
+            }
             SessionRequest::InvalidEpoch => {
-                return session_error(ErrorCode::InvalidFetchSessionEpoch);
+                return (
+                    session_error(ErrorCode::InvalidFetchSessionEpoch),
+                    Vec::new(),
+                );
             }
         }
     };
@@ -227,7 +245,7 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, request: FetchRequest) -
             tokio::task::spawn_blocking(move || read_pass(&b, &w, max_bytes, read_committed))
                 .await
                 .unwrap_or_else(|_| (Vec::new(), 0));
-        let errors = data.iter().any(|p| p.error_code != 0);
+        let errors = data.iter().any(|(p, _)| p.error_code != 0);
         let now = Instant::now();
         if total >= request.min_bytes.max(0) as usize
             || errors
@@ -252,7 +270,8 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, request: FetchRequest) -
     } else {
         None
     };
-    for ((key, cached), pd) in partitions.into_iter().zip(data) {
+    let mut regions = Vec::new();
+    for ((key, cached), (pd, region)) in partitions.into_iter().zip(data) {
         let changed = pd.error_code != 0
             || pd.records.as_ref().is_some_and(|r| !r.is_empty())
             || pd.high_watermark != cached.high_watermark
@@ -281,14 +300,16 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, request: FetchRequest) -
         }
         if let Some(t) = responses.last_mut() {
             t.partitions.push(pd);
+            regions.extend(region);
         }
     }
-    FetchResponse {
+    let response = FetchResponse {
         error_code: ErrorCode::None.code(),
         session_id,
         responses,
         ..FetchResponse::default()
-    }
+    };
+    (response, regions)
 }
 
 fn session_error(code: ErrorCode) -> FetchResponse {
