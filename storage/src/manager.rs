@@ -459,6 +459,26 @@ impl LogManager {
             .inspect_err(|e| self.on_error(e))
     }
 
+    /// DeleteRecords: moves the partition's log start to `offset` (at most
+    /// its high watermark) and returns the new log start. The log-start
+    /// checkpoint is written before answering, so a crash cannot bring the
+    /// deleted records back.
+    pub fn delete_records(&self, tp: &TopicPartition, offset: i64) -> Result<i64> {
+        self.shared.check_online()?;
+        let partition = self
+            .partition(tp)
+            .ok_or_else(|| Error::InvalidArgument(format!("partition {tp} does not exist")))?;
+        let start = partition
+            .with_log_mut(|log| {
+                let start = log.delete_records(offset)?;
+                partition.publish_high_watermark(log);
+                Ok(start)
+            })
+            .inspect_err(|e| self.on_error(e))?;
+        self.checkpoint()?;
+        Ok(start)
+    }
+
     /// Applies retention to every partition; returns segments deleted.
     pub fn apply_retention(&self, now_ms: i64) -> Result<usize> {
         self.shared.check_online()?;

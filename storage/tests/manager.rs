@@ -280,3 +280,27 @@ fn many_partitions_are_appended_and_read_at_once_from_many_threads() {
         );
     }
 }
+
+#[test]
+fn delete_records_moves_the_log_start_and_survives_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, _) = open_with(Arc::new(OsFs), dir.path(), Durability::Sync);
+    m.create_partition(&tp(0), small_config(), Durability::Sync)
+        .unwrap();
+    for seed in 0..50 {
+        append(&m, 0, seed).unwrap();
+    }
+    assert!(matches!(
+        m.delete_records(&tp(0), 101),
+        Err(Error::OffsetOutOfRange { .. })
+    ));
+    assert_eq!(m.delete_records(&tp(0), 37).unwrap(), 37);
+    assert!(matches!(
+        m.read(&tp(0), 36, 100, 100),
+        Err(Error::OffsetOutOfRange { .. })
+    ));
+    drop(m); // a crash right after the answer
+    let (m, _) = open_with(Arc::new(OsFs), dir.path(), Durability::Sync);
+    let p = m.partition(&tp(0)).unwrap();
+    assert_eq!(p.with_log(|l| l.log_start_offset()), 37);
+}
