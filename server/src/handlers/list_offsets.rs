@@ -47,7 +47,7 @@ fn lookup(broker: &Broker, tp: &TopicPartition, timestamp: i64) -> Result<(i64, 
 
 pub async fn handle(
     broker: &Arc<Broker>,
-    _version: i16,
+    version: i16,
     request: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
     let b = broker.clone();
@@ -67,7 +67,8 @@ pub async fn handle(
                                 error_code: ErrorCode::None.code(),
                                 timestamp,
                                 offset,
-                                leader_epoch: 0,
+                                // The epoch field exists from v4; nothing found: none.
+                                leader_epoch: if version < 4 || offset < 0 { -1 } else { 0 },
                                 ..ListOffsetsPartitionResponse::default()
                             },
                             Err(code) => ListOffsetsPartitionResponse {
