@@ -10,6 +10,7 @@ use strata_storage::fs::OsFs;
 use strata_storage::manager::LogManager;
 
 use crate::config::BrokerConfig;
+use crate::coordinator::{CoordinatorConfig, GroupCoordinator, OFFSETS_TOPIC};
 use crate::error_code::ErrorCode;
 use crate::fetch_session::FetchSessionCache;
 use crate::metadata::{MetadataRecord, MetadataStore, TopicMeta, random_uuid, validate_topic_name};
@@ -20,6 +21,8 @@ pub struct Broker {
     pub logs: LogManager,
     metadata: Mutex<MetadataStore>,
     fetch_sessions: Mutex<FetchSessionCache>,
+    /// Consumer groups and committed offsets (`__consumer_offsets`).
+    pub groups: GroupCoordinator,
 }
 
 /// Why a topic operation was refused: the wire code and a message.
@@ -76,9 +79,15 @@ impl Broker {
                 }
             }
         }
+        let groups = GroupCoordinator::load(
+            CoordinatorConfig::from_settings(&config.static_configs),
+            &logs,
+            metadata.topic(OFFSETS_TOPIC).map(|t| t.partitions),
+        );
         Ok(Arc::new(Broker {
             config,
             logs,
+            groups,
             metadata: Mutex::new(metadata),
             fetch_sessions: Mutex::new(FetchSessionCache::new(1000)),
         }))
@@ -198,6 +207,158 @@ impl Broker {
         }
         tracing::info!(topic = name, "deleted topic");
         Ok(topic.id)
+    }
+
+    /// Sets a topic's configs to what `change` makes of the current ones,
+    /// checking in Kafka's order: the name, the new values (INVALID_CONFIG),
+    /// then that the topic exists. The new set is appended to the metadata
+    /// log (synced), then applied to every partition's log; both under the
+    /// metadata lock, so two changes reach the logs in the order they were
+    /// logged. A crash between the two is repaired at start-up, which
+    /// configures the logs from the metadata. `validate_only` checks and
+    /// changes nothing.
+    pub fn alter_topic_configs(
+        &self,
+        name: &str,
+        validate_only: bool,
+        change: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, TopicError>,
+    ) -> Result<(), TopicError> {
+        if name.is_empty() {
+            return Err((
+                ErrorCode::InvalidRequest,
+                "Default topic resources are not allowed.".into(),
+            ));
+        }
+        validate_topic_name(name).map_err(|m| (ErrorCode::InvalidTopicException, m))?;
+        let mut metadata = self.metadata();
+        let topic = metadata.topic(name).cloned();
+        let current = topic
+            .as_ref()
+            .map(|t| t.configs.clone())
+            .unwrap_or_default();
+        let configs = change(&current)?;
+        for (k, v) in &configs {
+            BrokerConfig::validate_topic_config(k, v).map_err(|m| (ErrorCode::InvalidConfig, m))?;
+        }
+        let Some(topic) = topic else {
+            return Err((
+                ErrorCode::UnknownTopicOrPartition,
+                format!("The topic '{name}' does not exist."),
+            ));
+        };
+        if validate_only || configs == current {
+            return Ok(());
+        }
+        metadata
+            .append(MetadataRecord::SetTopicConfigs {
+                name: name.to_owned(),
+                configs: configs.clone(),
+            })
+            .map_err(|e| (ErrorCode::KafkaStorageError, e.to_string()))?;
+        let (log_config, durability) = self.config.log_config(&configs);
+        for p in 0..topic.partitions {
+            self.logs.set_config(
+                &TopicPartition::new(name, p),
+                log_config.clone(),
+                durability,
+            );
+        }
+        tracing::info!(topic = name, ?configs, "altered topic configs");
+        Ok(())
+    }
+
+    /// Raises a topic's partition count to `count`. The new count is
+    /// appended to the metadata log (synced), then the new partitions are
+    /// created with the topic's log config; a crash between the two is
+    /// repaired at start-up, which creates partitions the metadata names but
+    /// the disk lacks. `assignments`, when given, lists each new partition's
+    /// replicas: this broker, once. Messages are Kafka's.
+    pub fn add_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        assignments: Option<&[Vec<i32>]>,
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
+        let mut metadata = self.metadata();
+        let Some(topic) = metadata.topic(name).cloned() else {
+            return Err((
+                ErrorCode::UnknownTopicOrPartition,
+                "This server does not host this topic-partition.".into(),
+            ));
+        };
+        let current = topic.partitions;
+        if count == current {
+            return Err((
+                ErrorCode::InvalidPartitions,
+                format!("Topic already has {current} partition(s)."),
+            ));
+        }
+        if count < current {
+            return Err((
+                ErrorCode::InvalidPartitions,
+                format!(
+                    "The topic {name} currently has {current} partition(s); {count} would not be an increase."
+                ),
+            ));
+        }
+        let additional = count - current;
+        if let Some(assignments) = assignments {
+            if assignments.len() != additional as usize {
+                return Err((
+                    ErrorCode::InvalidReplicaAssignment,
+                    format!(
+                        "Attempted to add {additional} additional partition(s), but only {} assignment(s) were specified.",
+                        assignments.len()
+                    ),
+                ));
+            }
+            for replicas in assignments {
+                let refuse = |m: String| Err((ErrorCode::InvalidReplicaAssignment, m));
+                if replicas.is_empty() {
+                    return refuse(
+                        "The manual partition assignment includes an empty replica list.".into(),
+                    );
+                }
+                let mut sorted = replicas.clone();
+                sorted.sort_unstable();
+                let mut previous = None;
+                for id in sorted {
+                    if id != self.config.node_id {
+                        return refuse(format!(
+                            "The manual partition assignment includes broker {id}, but no such broker is registered."
+                        ));
+                    }
+                    if previous == Some(id) {
+                        return refuse(format!(
+                            "The manual partition assignment includes the broker {id} more than once."
+                        ));
+                    }
+                    previous = Some(id);
+                }
+            }
+        }
+        if validate_only {
+            return Ok(());
+        }
+        metadata
+            .append(MetadataRecord::AddPartitions {
+                name: name.to_owned(),
+                partitions: count,
+            })
+            .map_err(|e| (ErrorCode::KafkaStorageError, e.to_string()))?;
+        let (log_config, durability) = self.config.log_config(&topic.configs);
+        for p in current..count {
+            self.logs
+                .create_partition(
+                    &TopicPartition::new(name, p),
+                    log_config.clone(),
+                    durability,
+                )
+                .map_err(|e| (crate::error_code::storage_error_code(&e), e.to_string()))?;
+        }
+        tracing::info!(topic = name, from = current, to = count, "added partitions");
+        Ok(())
     }
 
     /// Creates `name` with the broker's defaults if auto-creation is on;

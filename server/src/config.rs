@@ -59,6 +59,9 @@ pub struct BrokerConfig {
     /// the topic key they stand for.
     pub topic_defaults: BTreeMap<&'static str, String>,
     pub unknown_keys: Vec<String>,
+    /// Every key set in the file or by a flag, as written (`--data-dir`
+    /// counts as `log.dirs`): DescribeConfigs' STATIC_BROKER_CONFIG.
+    pub static_configs: BTreeMap<String, String>,
 }
 
 /// A topic config key: its name, Kafka's default, and the broker key that
@@ -181,6 +184,12 @@ const BROKER_KEYS: &[&str] = &[
     "log.retention.hours",
     "log.retention.minutes",
     "log.roll.hours",
+    // Read by the group coordinator (`coordinator::CoordinatorConfig`).
+    "offsets.topic.num.partitions",
+    "group.min.session.timeout.ms",
+    "group.max.session.timeout.ms",
+    "group.initial.rebalance.delay.ms",
+    "offset.metadata.max.bytes",
 ];
 
 impl BrokerConfig {
@@ -219,6 +228,7 @@ impl BrokerConfig {
             }
             None => listener.clone(),
         };
+        let data_dir_flag = data_dir.as_ref().map(|d| d.display().to_string());
         let data_dir = data_dir
             .or_else(|| {
                 get("log.dirs")
@@ -281,6 +291,13 @@ impl BrokerConfig {
             ),
             topic_defaults,
             unknown_keys,
+            static_configs: {
+                let mut m = map.clone();
+                if let Some(d) = data_dir_flag {
+                    m.insert("log.dirs".to_owned(), d);
+                }
+                m
+            },
         })
     }
 
@@ -333,6 +350,9 @@ impl BrokerConfig {
             },
             timestamp_before_max_ms: num("message.timestamp.before.max.ms"),
             timestamp_after_max_ms: num("message.timestamp.after.max.ms"),
+            compact: value("cleanup.policy")
+                .split(',')
+                .any(|p| p.trim() == "compact"),
         };
         // Only an explicit flush.* setting opts a topic out of durable acks.
         let explicit = |name: &str| -> Option<i64> {
@@ -381,6 +401,442 @@ pub enum ConfigSource {
     Topic,
     Broker,
     Default,
+}
+
+impl ConfigSource {
+    /// The wire number: DYNAMIC_TOPIC_CONFIG 1, STATIC_BROKER_CONFIG 4,
+    /// DEFAULT_CONFIG 5.
+    pub fn code(self) -> i8 {
+        match self {
+            ConfigSource::Topic => 1,
+            ConfigSource::Broker => 4,
+            ConfigSource::Default => 5,
+        }
+    }
+}
+
+/// A config's type, as DescribeConfigs v3+ reports it (`config_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigType {
+    Unknown = 0,
+    Boolean = 1,
+    String = 2,
+    Int = 3,
+    Long = 5,
+    List = 7,
+}
+
+impl ConfigType {
+    pub fn code(self) -> i8 {
+        self as i8
+    }
+}
+
+/// A topic key's type and documentation. A match, not fields of
+/// [`TopicKey`], so a key added to the table without them still builds
+/// (and `every_key_has_a_type_and_a_doc` fails).
+pub fn topic_key_info(name: &str) -> (ConfigType, &'static str) {
+    use ConfigType::*;
+    match name {
+        "cleanup.policy" => (
+            List,
+            "How old segments go: delete (by retention.ms and retention.bytes), compact (keep the latest record per key), or both.",
+        ),
+        "compression.type" => (
+            String,
+            "The codec batches are stored with; producer keeps the codec each producer chose.",
+        ),
+        "delete.retention.ms" => (
+            Long,
+            "How long a compacted topic keeps delete tombstones, so consumers see them.",
+        ),
+        "file.delete.delay.ms" => (
+            Long,
+            "How long a deleted segment's files wait before they are removed.",
+        ),
+        "flush.messages" => (
+            Long,
+            "Messages between forced flushes. Set with flush.ms, a topic is acknowledged before its data is synced; unset, acknowledgements wait for the sync.",
+        ),
+        "flush.ms" => (
+            Long,
+            "Milliseconds between forced flushes; see flush.messages.",
+        ),
+        "index.interval.bytes" => (Int, "Bytes of log between offset index entries."),
+        "max.message.bytes" => (
+            Int,
+            "The largest record batch the topic accepts, after compression.",
+        ),
+        "message.timestamp.after.max.ms" => (
+            Long,
+            "How far a CreateTime timestamp may lie ahead of the broker's clock.",
+        ),
+        "message.timestamp.before.max.ms" => (
+            Long,
+            "How far a CreateTime timestamp may lie behind the broker's clock.",
+        ),
+        "message.timestamp.type" => (
+            String,
+            "CreateTime (the producer's timestamp) or LogAppendTime (the broker's clock at append).",
+        ),
+        "min.insync.replicas" => (
+            Int,
+            "Replicas that must hold an acks=all write; a single broker is one replica.",
+        ),
+        "retention.bytes" => (
+            Long,
+            "Size a partition may reach before its oldest segments are deleted; -1: no limit.",
+        ),
+        "retention.ms" => (
+            Long,
+            "How long a segment is kept after its last write before it is deleted; -1: forever.",
+        ),
+        "segment.bytes" => (Int, "Size at which the active segment is rolled."),
+        "segment.index.bytes" => (Int, "Largest size of a segment's offset index."),
+        "segment.ms" => (
+            Long,
+            "Age at which the active segment is rolled even when not full.",
+        ),
+        _ => (Unknown, ""),
+    }
+}
+
+/// A broker key as DescribeConfigs lists it: Strata's default (Kafka's,
+/// except where noted), type and documentation.
+#[derive(Debug, Clone, Copy)]
+pub struct BrokerKey {
+    pub name: &'static str,
+    pub default: Option<&'static str>,
+    pub config_type: ConfigType,
+    pub doc: &'static str,
+}
+
+const fn bk(
+    name: &'static str,
+    default: Option<&'static str>,
+    config_type: ConfigType,
+    doc: &'static str,
+) -> BrokerKey {
+    BrokerKey {
+        name,
+        default,
+        config_type,
+        doc,
+    }
+}
+
+/// The broker keys Strata reads: [`BROKER_KEYS`] and the `broker_synonym`
+/// of every [`TOPIC_KEYS`] entry.
+pub const BROKER_KEY_TABLE: &[BrokerKey] = &[
+    bk(
+        "advertised.listeners",
+        None,
+        ConfigType::String,
+        "The address clients are told to use; unset, that of listeners.",
+    ),
+    bk(
+        "auto.create.topics.enable",
+        Some("true"),
+        ConfigType::Boolean,
+        "Create a topic when a producer or a Metadata request names one that does not exist.",
+    ),
+    bk(
+        "broker.id",
+        Some("-1"),
+        ConfigType::Int,
+        "The older name of node.id.",
+    ),
+    bk(
+        "compression.type",
+        Some("producer"),
+        ConfigType::String,
+        "Default of the topic key compression.type.",
+    ),
+    bk(
+        "default.replication.factor",
+        Some("1"),
+        ConfigType::Int,
+        "Replication factor of topics created without one; 1 on a single broker.",
+    ),
+    bk(
+        "delete.topic.enable",
+        Some("true"),
+        ConfigType::Boolean,
+        "Whether DeleteTopics may delete topics.",
+    ),
+    bk(
+        "group.initial.rebalance.delay.ms",
+        Some("3000"),
+        ConfigType::Int,
+        "How long a new group waits for more members before its first rebalance.",
+    ),
+    bk(
+        "group.max.session.timeout.ms",
+        Some("1800000"),
+        ConfigType::Int,
+        "The longest session timeout a consumer may ask for.",
+    ),
+    bk(
+        "group.min.session.timeout.ms",
+        Some("6000"),
+        ConfigType::Int,
+        "The shortest session timeout a consumer may ask for.",
+    ),
+    bk(
+        "listeners",
+        Some("PLAINTEXT://localhost:9092"),
+        ConfigType::String,
+        "The address the broker listens on (Strata: the first listener).",
+    ),
+    bk(
+        "log.cleaner.delete.retention.ms",
+        Some("86400000"),
+        ConfigType::Long,
+        "Default of the topic key delete.retention.ms.",
+    ),
+    bk(
+        "log.cleanup.policy",
+        Some("delete"),
+        ConfigType::List,
+        "Default of the topic key cleanup.policy.",
+    ),
+    bk(
+        "log.dir",
+        None,
+        ConfigType::String,
+        "The data directory, when log.dirs is not set.",
+    ),
+    bk(
+        "log.dirs",
+        Some("strata-data"),
+        ConfigType::String,
+        "The data directory (Strata uses the first one listed).",
+    ),
+    bk(
+        "log.flush.interval.messages",
+        Some("9223372036854775807"),
+        ConfigType::Long,
+        "Default of the topic key flush.messages.",
+    ),
+    bk(
+        "log.flush.interval.ms",
+        None,
+        ConfigType::Long,
+        "Default of the topic key flush.ms.",
+    ),
+    bk(
+        "log.index.interval.bytes",
+        Some("4096"),
+        ConfigType::Int,
+        "Default of the topic key index.interval.bytes.",
+    ),
+    bk(
+        "log.index.size.max.bytes",
+        Some("10485760"),
+        ConfigType::Int,
+        "Default of the topic key segment.index.bytes.",
+    ),
+    bk(
+        "log.message.timestamp.after.max.ms",
+        Some("3600000"),
+        ConfigType::Long,
+        "Default of the topic key message.timestamp.after.max.ms.",
+    ),
+    bk(
+        "log.message.timestamp.before.max.ms",
+        Some("9223372036854775807"),
+        ConfigType::Long,
+        "Default of the topic key message.timestamp.before.max.ms.",
+    ),
+    bk(
+        "log.message.timestamp.type",
+        Some("CreateTime"),
+        ConfigType::String,
+        "Default of the topic key message.timestamp.type.",
+    ),
+    bk(
+        "log.retention.bytes",
+        Some("-1"),
+        ConfigType::Long,
+        "Default of the topic key retention.bytes.",
+    ),
+    bk(
+        "log.retention.check.interval.ms",
+        Some("300000"),
+        ConfigType::Long,
+        "How often retention runs (at least every second).",
+    ),
+    bk(
+        "log.retention.hours",
+        Some("168"),
+        ConfigType::Int,
+        "Default of the topic key retention.ms, in hours; log.retention.minutes and log.retention.ms win.",
+    ),
+    bk(
+        "log.retention.minutes",
+        None,
+        ConfigType::Int,
+        "Default of the topic key retention.ms, in minutes; log.retention.ms wins.",
+    ),
+    bk(
+        "log.retention.ms",
+        None,
+        ConfigType::Long,
+        "Default of the topic key retention.ms.",
+    ),
+    bk(
+        "log.roll.hours",
+        Some("168"),
+        ConfigType::Int,
+        "Default of the topic key segment.ms, in hours; log.roll.ms wins.",
+    ),
+    bk(
+        "log.roll.ms",
+        None,
+        ConfigType::Long,
+        "Default of the topic key segment.ms.",
+    ),
+    bk(
+        "log.segment.bytes",
+        Some("1073741824"),
+        ConfigType::Int,
+        "Default of the topic key segment.bytes.",
+    ),
+    bk(
+        "log.segment.delete.delay.ms",
+        Some("60000"),
+        ConfigType::Long,
+        "Default of the topic key file.delete.delay.ms.",
+    ),
+    bk(
+        "message.max.bytes",
+        Some("1048588"),
+        ConfigType::Int,
+        "Default of the topic key max.message.bytes.",
+    ),
+    bk(
+        "min.insync.replicas",
+        Some("1"),
+        ConfigType::Int,
+        "Default of the topic key min.insync.replicas.",
+    ),
+    bk(
+        "node.id",
+        Some("1"),
+        ConfigType::Int,
+        "This broker's id (Strata's default is 1; Kafka requires it).",
+    ),
+    bk(
+        "num.io.threads",
+        Some("2"),
+        ConfigType::Int,
+        "Strata: storage threads doing the disk work (Kafka: request handler threads, default 8).",
+    ),
+    bk(
+        "num.partitions",
+        Some("1"),
+        ConfigType::Int,
+        "Partitions of topics created without a count.",
+    ),
+    bk(
+        "offset.metadata.max.bytes",
+        Some("4096"),
+        ConfigType::Int,
+        "The longest metadata string an offset commit may carry.",
+    ),
+    bk(
+        "offsets.topic.num.partitions",
+        Some("50"),
+        ConfigType::Int,
+        "Partitions of __consumer_offsets, fixed when it is first created.",
+    ),
+    bk(
+        "socket.request.max.bytes",
+        Some("104857600"),
+        ConfigType::Int,
+        "The largest request frame accepted; larger ones close the connection.",
+    ),
+];
+
+pub fn broker_key(name: &str) -> Option<&'static BrokerKey> {
+    BROKER_KEY_TABLE.iter().find(|k| k.name == name)
+}
+
+/// Keys that set the same thing, most precise first (Kafka's
+/// `DynamicBrokerConfig.brokerConfigSynonyms`).
+fn synonym_group(name: &'static str) -> Vec<&'static str> {
+    const RETENTION: &[&str] = &[
+        "log.retention.ms",
+        "log.retention.minutes",
+        "log.retention.hours",
+    ];
+    const ROLL: &[&str] = &["log.roll.ms", "log.roll.hours"];
+    if RETENTION.contains(&name) {
+        RETENTION.to_vec()
+    } else if ROLL.contains(&name) {
+        ROLL.to_vec()
+    } else {
+        vec![name]
+    }
+}
+
+/// One entry of DescribeConfigs' `synonyms`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Synonym {
+    pub name: &'static str,
+    pub value: Option<String>,
+    pub source: ConfigSource,
+}
+
+impl BrokerConfig {
+    /// Kafka's synonym list for broker key `name`, highest precedence first:
+    /// the keys of its group set in the file or by a flag
+    /// (STATIC_BROKER_CONFIG), then those with a default (DEFAULT_CONFIG).
+    /// Kafka drops the entries before the first one named `name` (so
+    /// `log.retention.ms` does not list `log.retention.hours=168`); with
+    /// `keep_static`, a group member set in the file is kept, since its
+    /// value is the one in force.
+    pub fn synonyms(&self, name: &'static str, keep_static: bool) -> Vec<Synonym> {
+        let group = synonym_group(name);
+        let mut out: Vec<Synonym> = group
+            .iter()
+            .filter_map(|&k| {
+                let v = self.static_configs.get(k)?;
+                Some(Synonym {
+                    name: k,
+                    value: Some(v.clone()),
+                    source: ConfigSource::Broker,
+                })
+            })
+            .collect();
+        let any_static = !out.is_empty();
+        out.extend(group.iter().filter_map(|&k| {
+            let d = broker_key(k)?.default?;
+            Some(Synonym {
+                name: k,
+                value: Some(d.to_owned()),
+                source: ConfigSource::Default,
+            })
+        }));
+        if !(keep_static && any_static) {
+            let first = out.iter().position(|s| s.name == name).unwrap_or(out.len());
+            out.drain(..first);
+        }
+        out
+    }
+
+    /// A broker key's value in force and where it came from.
+    pub fn broker_value(&self, key: &BrokerKey) -> (Option<String>, ConfigSource) {
+        if let Some(v) = self.static_configs.get(key.name) {
+            return (Some(v.clone()), ConfigSource::Broker);
+        }
+        let value = match key.name {
+            "node.id" | "broker.id" => Some(self.node_id.to_string()),
+            "log.dirs" | "log.dir" => Some(self.data_dir.display().to_string()),
+            _ => key.default.map(str::to_owned),
+        };
+        (value, ConfigSource::Default)
+    }
 }
 
 #[cfg(test)]
@@ -468,6 +924,63 @@ mod tests {
         topic.insert("flush.messages".to_string(), "1000".to_string());
         topic.insert("flush.ms".to_string(), "1000".to_string());
         assert!(matches!(c.log_config(&topic).1, Durability::Async { .. }));
+    }
+
+    #[test]
+    fn synonyms_follow_kafkas_order_and_its_drop_rule() {
+        let c = BrokerConfig::from_pairs(
+            &pairs(&[("log.retention.hours", "1"), ("log.segment.bytes", "2048")]),
+            None,
+        )
+        .unwrap();
+        let syn = |name: &'static str, value: &str, source| Synonym {
+            name,
+            value: Some(value.to_owned()),
+            source,
+        };
+        // Kafka lists nothing before the first log.retention.ms entry...
+        assert!(c.synonyms("log.retention.ms", false).is_empty());
+        // ...unless asked to keep what the file set.
+        assert_eq!(
+            c.synonyms("log.retention.ms", true),
+            vec![
+                syn("log.retention.hours", "1", ConfigSource::Broker),
+                syn("log.retention.hours", "168", ConfigSource::Default),
+            ]
+        );
+        assert_eq!(
+            c.synonyms("log.segment.bytes", false),
+            vec![
+                syn("log.segment.bytes", "2048", ConfigSource::Broker),
+                syn("log.segment.bytes", "1073741824", ConfigSource::Default),
+            ]
+        );
+        let key = broker_key("log.dirs").unwrap();
+        assert_eq!(
+            c.broker_value(key),
+            (Some("strata-data".to_owned()), ConfigSource::Default)
+        );
+    }
+
+    #[test]
+    fn every_key_has_a_type_a_doc_and_a_broker_entry() {
+        for k in TOPIC_KEYS {
+            let (config_type, doc) = topic_key_info(k.name);
+            assert_ne!(config_type, ConfigType::Unknown, "{}", k.name);
+            assert!(!doc.is_empty(), "{}", k.name);
+            let synonym = broker_key(k.broker_synonym.unwrap()).unwrap();
+            // A broker default, where there is one, is the topic default.
+            if let Some(d) = synonym.default {
+                assert_eq!(d, k.default, "{}", k.name);
+            }
+        }
+        for k in BROKER_KEYS {
+            assert!(broker_key(k).is_some(), "{k}");
+        }
+        assert!(
+            BROKER_KEY_TABLE.windows(2).all(|w| w[0].name < w[1].name),
+            "sorted, as DescribeConfigs lists them"
+        );
     }
 
     #[test]

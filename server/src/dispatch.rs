@@ -20,6 +20,26 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DeleteTopics, 1, 6),
     // v6 is marked unstable in the 4.4.0 specs.
     (ApiKey::InitProducerId, 0, 5),
+    (ApiKey::DeleteRecords, 0, 2),
+    (ApiKey::OffsetForLeaderEpoch, 2, 4),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::DescribeLogDirs, 1, 5),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+    (ApiKey::DescribeCluster, 0, 2),
+    // Consumer groups, classic protocol (coordinator/).
+    (ApiKey::FindCoordinator, 0, 6),
+    (ApiKey::JoinGroup, 0, 9),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    (ApiKey::OffsetCommit, 2, 10),
+    (ApiKey::OffsetFetch, 1, 10),
+    (ApiKey::OffsetDelete, 0, 0),
+    (ApiKey::ListGroups, 0, 5),
+    (ApiKey::DescribeGroups, 0, 6),
+    (ApiKey::DeleteGroups, 0, 3),
 ];
 
 /// Kafka 4 advertises Produce from v0 although it refuses v0-2, because
@@ -73,6 +93,63 @@ pub async fn dispatch(broker: &Arc<Broker>, header: &RequestHeader, request: Req
         }
         Request::InitProducerId(r) => {
             Response::InitProducerId(handlers::init_producer_id::handle(broker, v, r).await)
+        }
+        Request::DeleteRecords(r) => {
+            Response::DeleteRecords(handlers::delete_records::handle(broker, v, r).await)
+        }
+        Request::OffsetForLeaderEpoch(r) => Response::OffsetForLeaderEpoch(
+            handlers::offset_for_leader_epoch::handle(broker, v, r).await,
+        ),
+        Request::DescribeConfigs(r) => {
+            Response::DescribeConfigs(handlers::describe_configs::handle(broker, v, r).await)
+        }
+        Request::AlterConfigs(r) => {
+            Response::AlterConfigs(handlers::alter_configs::handle(broker, v, r).await)
+        }
+        Request::DescribeLogDirs(r) => {
+            Response::DescribeLogDirs(handlers::describe_log_dirs::handle(broker, v, r).await)
+        }
+        Request::CreatePartitions(r) => {
+            Response::CreatePartitions(handlers::create_partitions::handle(broker, v, r).await)
+        }
+        Request::IncrementalAlterConfigs(r) => Response::IncrementalAlterConfigs(
+            handlers::incremental_alter_configs::handle(broker, v, r).await,
+        ),
+        Request::DescribeCluster(r) => {
+            Response::DescribeCluster(handlers::describe_cluster::handle(broker, v, r).await)
+        }
+        Request::FindCoordinator(r) => {
+            Response::FindCoordinator(handlers::find_coordinator::handle(broker, v, r).await)
+        }
+        Request::JoinGroup(r) => Response::JoinGroup(
+            handlers::join_group::handle(broker, v, header.client_id.clone(), r).await,
+        ),
+        Request::SyncGroup(r) => {
+            Response::SyncGroup(handlers::sync_group::handle(broker, v, r).await)
+        }
+        Request::Heartbeat(r) => {
+            Response::Heartbeat(handlers::heartbeat::handle(broker, v, r).await)
+        }
+        Request::LeaveGroup(r) => {
+            Response::LeaveGroup(handlers::leave_group::handle(broker, v, r).await)
+        }
+        Request::OffsetCommit(r) => {
+            Response::OffsetCommit(handlers::offset_commit::handle(broker, v, r).await)
+        }
+        Request::OffsetFetch(r) => {
+            Response::OffsetFetch(handlers::offset_fetch::handle(broker, v, r).await)
+        }
+        Request::OffsetDelete(r) => {
+            Response::OffsetDelete(handlers::offset_delete::handle(broker, v, r).await)
+        }
+        Request::ListGroups(r) => {
+            Response::ListGroups(handlers::list_groups::handle(broker, v, r).await)
+        }
+        Request::DescribeGroups(r) => {
+            Response::DescribeGroups(handlers::describe_groups::handle(broker, v, r).await)
+        }
+        Request::DeleteGroups(r) => {
+            Response::DeleteGroups(handlers::delete_groups::handle(broker, v, r).await)
         }
         // `net` refuses every API outside SUPPORTED before decoding it.
         other => unreachable_api(other.api_key()),

@@ -17,11 +17,14 @@
 //! - [`broker`]: the broker's state; topic creation and deletion.
 //! - [`net`], [`dispatch`], [`handlers`]: serving requests.
 //! - [`fetch_session`]: incremental fetch sessions (KIP-227).
+//! - [`coordinator`]: consumer groups (classic protocol) and committed
+//!   offsets, kept in `__consumer_offsets`.
 //! - [`zero_copy`]: record sets sent from segment files with `sendfile`.
 //! - [`error_code`]: Kafka's error codes; storage errors mapped to them.
 
 pub mod broker;
 pub mod config;
+pub mod coordinator;
 pub mod dispatch;
 pub mod error_code;
 pub mod fetch_session;

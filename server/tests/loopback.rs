@@ -1,211 +1,22 @@
 //! The broker over loopback, driven with our own codec as the client.
 
-use bytes::{Bytes, BytesMut};
+mod common;
+
+use bytes::BytesMut;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::AsyncWriteExt;
 
-use strata_protocol::frame::{self, split_frame};
-use strata_protocol::messages::create_topics::request::CreatableTopic;
-use strata_protocol::messages::fetch::request::{FetchPartition, FetchTopic};
+use strata_protocol::frame;
+use strata_protocol::messages::fetch::request::FetchPartition;
 use strata_protocol::messages::list_offsets::request::{ListOffsetsPartition, ListOffsetsTopic};
 use strata_protocol::messages::metadata::request::MetadataRequestTopic;
-use strata_protocol::messages::produce::request::{PartitionProduceData, TopicProduceData};
 use strata_protocol::messages::*;
-use strata_protocol::records::{Compression, RecordBatch, RecordBatchBuilder, batches};
 use strata_protocol::types::TopicName;
 use strata_server::broker::Broker;
 use strata_server::config::BrokerConfig;
 
-struct TestBroker {
-    addr: std::net::SocketAddr,
-    _dir: tempfile::TempDir,
-    _stop: tokio::sync::watch::Sender<bool>,
-}
-
-async fn start(settings: &[(&str, &str)]) -> TestBroker {
-    let dir = tempfile::tempdir().unwrap();
-    let pairs: Vec<(String, String)> = settings
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let mut config = BrokerConfig::from_pairs(&pairs, Some(dir.path().to_owned())).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    config.advertised.host = "127.0.0.1".into();
-    config.advertised.port = addr.port();
-    let broker = tokio::task::spawn_blocking(move || Broker::open(config))
-        .await
-        .unwrap()
-        .unwrap();
-    let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(strata_server::net::serve(broker, listener, stop_rx));
-    TestBroker {
-        addr,
-        _dir: dir,
-        _stop: stop,
-    }
-}
-
-struct Client {
-    stream: TcpStream,
-    buf: BytesMut,
-    correlation: i32,
-}
-
-impl Client {
-    async fn connect(b: &TestBroker) -> Client {
-        Client {
-            stream: TcpStream::connect(b.addr).await.unwrap(),
-            buf: BytesMut::new(),
-            correlation: 0,
-        }
-    }
-
-    async fn send(&mut self, version: i16, body: Request) -> i32 {
-        self.correlation += 1;
-        let header = RequestHeader {
-            request_api_key: body.api_key().key(),
-            request_api_version: version,
-            correlation_id: self.correlation,
-            client_id: Some("loopback".into()),
-            ..RequestHeader::default()
-        };
-        let bytes = frame::encode_request(&header, &body).unwrap();
-        self.stream.write_all(&bytes).await.unwrap();
-        self.correlation
-    }
-
-    /// The next frame, or `None` when the broker closed the connection.
-    async fn read_frame(&mut self) -> Option<Bytes> {
-        loop {
-            if let Some(frame) = split_frame(&mut self.buf, 1 << 30).unwrap() {
-                return Some(frame);
-            }
-            let n =
-                tokio::time::timeout(Duration::from_secs(10), self.stream.read_buf(&mut self.buf))
-                    .await
-                    .expect("the broker answers within 10 s")
-                    .unwrap_or(0);
-            if n == 0 {
-                return None;
-            }
-        }
-    }
-
-    async fn call(&mut self, version: i16, body: Request) -> Response {
-        let api = body.api_key();
-        let correlation = self.send(version, body).await;
-        let frame = self.read_frame().await.expect("a response");
-        let (header, response) = frame::decode_response(api, version, frame).unwrap();
-        assert_eq!(header.correlation_id, correlation);
-        response
-    }
-}
-
-fn batch(values: &[&str]) -> Bytes {
-    let mut b = RecordBatchBuilder::new(Compression::Lz4);
-    for (i, v) in values.iter().enumerate() {
-        b.append(
-            strata_server::broker::now_ms() + i as i64,
-            Some(Bytes::from(format!("key-{i}"))),
-            Some(Bytes::from(v.to_string())),
-            vec![],
-        )
-        .unwrap();
-    }
-    b.build().unwrap().into_bytes()
-}
-
-async fn create_topic(c: &mut Client, name: &str, partitions: i32) -> CreateTopicsResponse {
-    let Response::CreateTopics(r) = c
-        .call(
-            7,
-            Request::CreateTopics(CreateTopicsRequest {
-                topics: vec![CreatableTopic {
-                    name: TopicName(name.into()),
-                    num_partitions: partitions,
-                    replication_factor: -1,
-                    ..CreatableTopic::default()
-                }],
-                timeout_ms: 1000,
-                ..CreateTopicsRequest::default()
-            }),
-        )
-        .await
-    else {
-        panic!("not a CreateTopics response")
-    };
-    r
-}
-
-async fn produce(
-    c: &mut Client,
-    topic: &str,
-    partition: i32,
-    records: Bytes,
-    acks: i16,
-) -> Option<ProduceResponse> {
-    let body = Request::Produce(ProduceRequest {
-        acks,
-        timeout_ms: 5000,
-        topic_data: vec![TopicProduceData {
-            name: TopicName(topic.into()),
-            partition_data: vec![PartitionProduceData {
-                index: partition,
-                records: Some(records),
-                ..PartitionProduceData::default()
-            }],
-            ..TopicProduceData::default()
-        }],
-        ..ProduceRequest::default()
-    });
-    if acks == 0 {
-        c.send(12, body).await;
-        return None;
-    }
-    let Response::Produce(r) = c.call(12, body).await else {
-        panic!("not a Produce response")
-    };
-    Some(r)
-}
-
-fn fetch_request(
-    topic: &str,
-    partition: i32,
-    offset: i64,
-    max_wait_ms: i32,
-    min_bytes: i32,
-) -> Request {
-    Request::Fetch(FetchRequest {
-        max_wait_ms,
-        min_bytes,
-        max_bytes: 1 << 20,
-        topics: vec![FetchTopic {
-            topic: TopicName(topic.into()),
-            partitions: vec![FetchPartition {
-                partition,
-                fetch_offset: offset,
-                partition_max_bytes: 1 << 20,
-                ..FetchPartition::default()
-            }],
-            ..FetchTopic::default()
-        }],
-        ..FetchRequest::default()
-    })
-}
-
-fn values_of(records: &Bytes) -> Vec<String> {
-    let mut out = Vec::new();
-    for b in batches(records.clone()) {
-        let b: RecordBatch = b.unwrap();
-        for r in b.records(1 << 20).unwrap() {
-            out.push(String::from_utf8(r.unwrap().value.unwrap().to_vec()).unwrap());
-        }
-    }
-    out
-}
+use common::*;
 
 #[tokio::test]
 async fn api_versions_lists_what_is_implemented_and_answers_unknown_versions_at_v0() {
@@ -228,7 +39,7 @@ async fn api_versions_lists_what_is_implemented_and_answers_unknown_versions_at_
     assert!(
         !r.api_keys
             .iter()
-            .any(|k| k.api_key == ApiKey::JoinGroup.key()),
+            .any(|k| k.api_key == ApiKey::ConsumerGroupHeartbeat.key()),
         "not implemented, not advertised"
     );
 

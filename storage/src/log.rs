@@ -55,6 +55,8 @@ pub struct LogConfig {
     pub timestamp_before_max_ms: i64,
     /// `message.timestamp.after.max.ms` (Kafka 4 default: one hour).
     pub timestamp_after_max_ms: i64,
+    /// `cleanup.policy` includes `compact`: every record needs a key.
+    pub compact: bool,
 }
 
 impl Default for LogConfig {
@@ -69,6 +71,7 @@ impl Default for LogConfig {
             timestamp_type: TimestampType::CreateTime,
             timestamp_before_max_ms: i64::MAX,
             timestamp_after_max_ms: 3_600_000,
+            compact: false,
         }
     }
 }
@@ -443,6 +446,17 @@ impl PartitionLog {
                             timestamp: ts,
                             reason: "further ahead than message.timestamp.after.max.ms allows",
                         });
+                    }
+                }
+            }
+            if self.config.compact {
+                // A compacted log keeps the last record per key: a record
+                // without one could never be compacted (Kafka refuses it too).
+                for record in batch.records(crate::MAX_DECOMPRESSED_BATCH)? {
+                    if record?.key.is_none() {
+                        return Err(Error::InvalidRecord(
+                            "a compacted topic cannot accept a record without a key".into(),
+                        ));
                     }
                 }
             }
@@ -1414,6 +1428,39 @@ pub(crate) mod tests {
             !log.append(&idempotent(7, 0, seq, 1), 0, NOW)
                 .unwrap()
                 .duplicate
+        );
+    }
+
+    #[test]
+    fn a_compacted_log_refuses_records_without_a_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(
+            dir.path(),
+            LogConfig {
+                compact: true,
+                ..LogConfig::default()
+            },
+        );
+        let mut keyless = RecordBatchBuilder::new(Compression::Gzip);
+        keyless
+            .append(
+                NOW,
+                Some(Bytes::from_static(b"k")),
+                Some(Bytes::from_static(b"v")),
+                vec![],
+            )
+            .unwrap();
+        keyless
+            .append(NOW, None, Some(Bytes::from_static(b"v")), vec![])
+            .unwrap();
+        let keyless = keyless.build().unwrap().into_bytes();
+        assert!(matches!(
+            log.append(&keyless, 0, NOW),
+            Err(Error::InvalidRecord(_))
+        ));
+        assert_eq!(
+            log.append(&batch(2, 10, NOW), 0, NOW).unwrap().first_offset,
+            0
         );
     }
 }

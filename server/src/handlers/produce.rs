@@ -9,7 +9,8 @@
 //! UNKNOWN_TOPIC_OR_PARTITION / UNKNOWN_TOPIC_ID (v13 names topics by id),
 //! CORRUPT_MESSAGE (bad CRC, torn batch, old magic), MESSAGE_TOO_LARGE,
 //! INVALID_TIMESTAMP, INVALID_RECORD (control batches from a client),
-//! INVALID_REQUIRED_ACKS, KAFKA_STORAGE_ERROR (the log dir is offline or
+//! INVALID_REQUIRED_ACKS, INVALID_TOPIC_EXCEPTION (internal topics such as
+//! `__consumer_offsets` take no client writes), KAFKA_STORAGE_ERROR (the log dir is offline or
 //! the disk is full).
 //! Not yet: idempotent and transactional producers (no InitProducerId).
 
@@ -78,6 +79,12 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, request: ProduceRequest)
                         ErrorCode::UnknownTopicOrPartition
                     },
                     None,
+                )),
+                // Internal topics are written by the broker only, as in Kafka.
+                (Some(m), _) if m.name.starts_with("__") => Some(failed(
+                    p.index,
+                    ErrorCode::InvalidTopicException,
+                    Some(format!("cannot append to internal topic {}", m.name)),
                 )),
                 (Some(m), _) if p.index < 0 || p.index >= m.partitions => {
                     Some(failed(p.index, ErrorCode::UnknownTopicOrPartition, None))
