@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the real-client compat suite (compat-tests/python) against one broker.
+# Run the real-client compat suites (compat-tests/python, java, kcat, ...)
+# against one broker.
 #
 # Usage: compat-tests/run-suite.sh kafka|strata [PYTEST_ARGS...]
 #
@@ -21,7 +22,10 @@
 #   STRATA_BIN            use this binary, skip the cargo build
 #   START_TIMEOUT         seconds to wait for strata to answer (60)
 #   PYTHON                interpreter that makes the venv (python3)
+#   COMPAT_SUITES         which suites to run, in order (python java kcat);
+#                         each one but python is compat-tests/NAME/run.sh
 set -euo pipefail
+SUITES=${COMPAT_SUITES:-python java kcat}
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
@@ -161,13 +165,34 @@ setup_venv
 "start_$TARGET"
 
 mkdir -p "$REPORT_DIR"
-log "running compat-tests/python against $TARGET at $BOOTSTRAP"
-set +e
-KAFKA_BOOTSTRAP="$BOOTSTRAP" timeout 900 "$VENV/bin/python" -m pytest -q \
-    -c "$SUITE/pytest.ini" --rootdir "$SUITE" -p no:cacheprovider \
-    --junitxml "$REPORT_DIR/python-$TARGET.xml" -o junit_suite_name="compat-python-$TARGET" \
-    "$SUITE" "$@"
-rc=$?
-set -e
-log "pytest exited $rc against $TARGET (report: $REPORT_DIR/python-$TARGET.xml)"
-exit "$rc"
+failed=()
+if [[ " $SUITES " == *" python "* ]]; then
+    log "running compat-tests/python against $TARGET at $BOOTSTRAP"
+    set +e
+    KAFKA_BOOTSTRAP="$BOOTSTRAP" timeout 900 "$VENV/bin/python" -m pytest -q \
+        -c "$SUITE/pytest.ini" --rootdir "$SUITE" -p no:cacheprovider \
+        --junitxml "$REPORT_DIR/python-$TARGET.xml" -o junit_suite_name="compat-python-$TARGET" \
+        "$SUITE" "$@"
+    rc=$?
+    set -e
+    log "pytest exited $rc against $TARGET (report: $REPORT_DIR/python-$TARGET.xml)"
+    [[ $rc -eq 0 ]] || failed+=(python)
+fi
+# The other clients' suites, each a run.sh reading KAFKA_BOOTSTRAP.
+for suite in $SUITES; do
+    [[ $suite == python ]] && continue
+    runner="$SCRIPT_DIR/$suite/run.sh"
+    [[ -x $runner ]] || die "compat-tests/$suite/run.sh is missing"
+    log "running compat-tests/$suite against $TARGET at $BOOTSTRAP"
+    set +e
+    KAFKA_BOOTSTRAP="$BOOTSTRAP" timeout 1200 "$runner"
+    rc=$?
+    set -e
+    log "compat-tests/$suite exited $rc against $TARGET"
+    [[ $rc -eq 0 ]] || failed+=("$suite")
+done
+if [[ ${#failed[@]} -gt 0 ]]; then
+    log "FAILED against $TARGET: ${failed[*]}"
+    exit 1
+fi
+log "every suite passed against $TARGET: $SUITES"
