@@ -55,6 +55,9 @@ pub struct BrokerConfig {
     pub socket_request_max_bytes: usize,
     pub storage_threads: usize,
     pub retention_check_interval: Duration,
+    /// `connections.max.idle.ms`: a connection with no request for this
+    /// long is closed.
+    pub connections_max_idle: Duration,
     /// Broker-level values of topic configs (`log.retention.ms`, ...), by
     /// the topic key they stand for.
     pub topic_defaults: BTreeMap<&'static str, String>,
@@ -184,6 +187,7 @@ const BROKER_KEYS: &[&str] = &[
     "log.retention.hours",
     "log.retention.minutes",
     "log.roll.hours",
+    "connections.max.idle.ms",
     // Read by the group coordinator (`coordinator::CoordinatorConfig`).
     "offsets.topic.num.partitions",
     "group.min.session.timeout.ms",
@@ -286,6 +290,9 @@ impl BrokerConfig {
             delete_topic_enable: parse_bool("delete.topic.enable", true)?,
             socket_request_max_bytes: parse_i64("socket.request.max.bytes", 104_857_600)? as usize,
             storage_threads: parse_i64("num.io.threads", 2)?.max(1) as usize,
+            connections_max_idle: Duration::from_millis(
+                parse_i64("connections.max.idle.ms", 600_000)?.max(1) as u64,
+            ),
             retention_check_interval: Duration::from_millis(
                 parse_i64("log.retention.check.interval.ms", 300_000)?.max(1000) as u64,
             ),
@@ -551,6 +558,12 @@ pub const BROKER_KEY_TABLE: &[BrokerKey] = &[
         Some("producer"),
         ConfigType::String,
         "Default of the topic key compression.type.",
+    ),
+    bk(
+        "connections.max.idle.ms",
+        Some("600000"),
+        ConfigType::Long,
+        "A connection with no request for this long is closed.",
     ),
     bk(
         "default.replication.factor",

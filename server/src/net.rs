@@ -67,10 +67,15 @@ async fn connection(
                     return;
                 }
             }
+            let idle = broker.config.connections_max_idle;
             tokio::select! {
-                read = stream.read_buf(&mut received) => match read {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
+                read = tokio::time::timeout(idle, stream.read_buf(&mut received)) => match read {
+                    Ok(Ok(0)) | Ok(Err(_)) => return,
+                    Ok(Ok(_)) => {}
+                    Err(_) => {
+                        tracing::debug!(%peer, "closing idle connection (connections.max.idle.ms)");
+                        return;
+                    }
                 },
                 // Between requests, a shutdown closes the connection.
                 _ = shutdown.changed() => return,

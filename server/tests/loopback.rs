@@ -439,3 +439,30 @@ async fn fetch_sessions_send_only_what_changed() {
     assert_eq!(closed.session_id, 0);
     assert_eq!(closed.responses[0].partitions.len(), 1);
 }
+
+#[tokio::test]
+async fn idle_connections_are_closed_after_connections_max_idle_ms() {
+    let b = start(&[("connections.max.idle.ms", "300")]).await;
+    let mut idle = Client::connect(&b).await;
+    let mut busy = Client::connect(&b).await;
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let Response::ApiVersions(_) = busy
+            .call(3, Request::ApiVersions(ApiVersionsRequest::default()))
+            .await
+        else {
+            panic!()
+        };
+    }
+    assert!(
+        idle.read_frame().await.is_none(),
+        "closed after 300 ms without a request"
+    );
+    let Response::ApiVersions(r) = busy
+        .call(3, Request::ApiVersions(ApiVersionsRequest::default()))
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(r.error_code, 0, "a connection in use stays open");
+}
