@@ -77,8 +77,10 @@ impl Broker {
                 if logs.partition(&tp).is_none() {
                     logs.create_partition(&tp, log_config.clone(), durability)?;
                 }
+                logs.write_partition_identity(&tp, t.id)?;
             }
         }
+        logs.write_meta_properties(metadata.cluster_id(), config.node_id, random_uuid())?;
         let groups = GroupCoordinator::load(
             CoordinatorConfig::from_settings(&config.static_configs),
             &logs,
@@ -172,12 +174,10 @@ impl Broker {
             .map_err(|e| (ErrorCode::KafkaStorageError, e.to_string()))?;
         let (log_config, durability) = self.config.log_config(&configs);
         for p in 0..partitions {
+            let tp = TopicPartition::new(name, p);
             self.logs
-                .create_partition(
-                    &TopicPartition::new(name, p),
-                    log_config.clone(),
-                    durability,
-                )
+                .create_partition(&tp, log_config.clone(), durability)
+                .and_then(|_| self.logs.write_partition_identity(&tp, id))
                 .map_err(|e| (crate::error_code::storage_error_code(&e), e.to_string()))?;
         }
         tracing::info!(topic = name, partitions, id = %id, "created topic");
@@ -349,12 +349,10 @@ impl Broker {
             .map_err(|e| (ErrorCode::KafkaStorageError, e.to_string()))?;
         let (log_config, durability) = self.config.log_config(&topic.configs);
         for p in current..count {
+            let tp = TopicPartition::new(name, p);
             self.logs
-                .create_partition(
-                    &TopicPartition::new(name, p),
-                    log_config.clone(),
-                    durability,
-                )
+                .create_partition(&tp, log_config.clone(), durability)
+                .and_then(|_| self.logs.write_partition_identity(&tp, topic.id))
                 .map_err(|e| (crate::error_code::storage_error_code(&e), e.to_string()))?;
         }
         tracing::info!(topic = name, from = current, to = count, "added partitions");

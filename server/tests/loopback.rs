@@ -343,6 +343,28 @@ async fn topics_survive_a_restart_of_the_broker() {
     let meta = broker.metadata().topic("kept").cloned().unwrap();
     assert_eq!((meta.id, meta.partitions), (id, 4));
     assert_eq!(broker.logs.partitions().len(), 4);
+    // The files Kafka keeps beside the segments, in Kafka's formats.
+    let fs = strata_storage::fs::OsFs;
+    let pm = strata_storage::meta::PartitionMetadata::read(
+        &fs,
+        &dir.path().join("kept-3/partition.metadata"),
+    )
+    .unwrap()
+    .expect("partition.metadata");
+    assert_eq!(pm.topic_id, id);
+    let epochs = strata_storage::checkpoint::LeaderEpochCheckpoint::new(
+        dir.path().join("kept-0/leader-epoch-checkpoint"),
+    );
+    assert_eq!(epochs.read(&fs).unwrap(), vec![(0, 0)]);
+    let props =
+        strata_storage::meta::MetaProperties::read(&fs, &dir.path().join("meta.properties"))
+            .unwrap()
+            .expect("meta.properties");
+    assert_eq!(
+        (props.node_id, props.cluster_id.as_str()),
+        (1, broker.cluster_id().as_str())
+    );
+    assert!(props.directory_id.is_some());
 }
 
 fn session_fetch(topic: &str, partitions: &[(i32, i64)], session_id: i32, epoch: i32) -> Request {

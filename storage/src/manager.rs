@@ -365,6 +365,62 @@ impl LogManager {
         Ok(partition)
     }
 
+    /// Writes a partition's identity files where they are missing, as Kafka
+    /// keeps them: `partition.metadata` (its topic id) and
+    /// `leader-epoch-checkpoint` (a single broker: epoch 0 from the log
+    /// start). Both are replaced atomically.
+    pub fn write_partition_identity(
+        &self,
+        tp: &TopicPartition,
+        topic_id: strata_protocol::types::Uuid,
+    ) -> Result<()> {
+        let partition = self
+            .partition(tp)
+            .ok_or_else(|| Error::InvalidArgument(format!("partition {tp} does not exist")))?;
+        let (dir, log_start) = partition.with_log(|l| (l.dir().to_owned(), l.log_start_offset()));
+        let fs = self.shared.fs.as_ref();
+        let metadata_path = dir.join(meta::PARTITION_METADATA_FILE);
+        if meta::PartitionMetadata::read(fs, &metadata_path)?.is_none() {
+            meta::PartitionMetadata { topic_id }.write(fs, &metadata_path)?;
+        }
+        let epochs = crate::checkpoint::LeaderEpochCheckpoint::new(
+            dir.join(crate::checkpoint::LEADER_EPOCH_CHECKPOINT),
+        );
+        if epochs.read(fs)?.is_empty() {
+            epochs.write(fs, &[(0, log_start)])?;
+        }
+        Ok(())
+    }
+
+    /// Writes `meta.properties` for this log dir unless it is there: Kafka's
+    /// tools (and Kafka itself) expect it in every log dir.
+    pub fn write_meta_properties(
+        &self,
+        cluster_id: &str,
+        node_id: i32,
+        directory_id: strata_protocol::types::Uuid,
+    ) -> Result<()> {
+        let path = self.shared.dir.join(meta::META_PROPERTIES_FILE);
+        let fs = self.shared.fs.as_ref();
+        match meta::MetaProperties::read(fs, &path)? {
+            Some(existing) if existing.cluster_id != cluster_id || existing.node_id != node_id => {
+                Err(Error::InvalidArgument(format!(
+                    "{} belongs to cluster {} node {}, not cluster {cluster_id} node {node_id}",
+                    path.display(),
+                    existing.cluster_id,
+                    existing.node_id
+                )))
+            }
+            Some(_) => Ok(()),
+            None => meta::MetaProperties {
+                cluster_id: cluster_id.to_owned(),
+                node_id,
+                directory_id: Some(directory_id),
+            }
+            .write(fs, &path),
+        }
+    }
+
     /// Removes a partition and its files.
     pub fn delete_partition(&self, tp: &TopicPartition) -> Result<()> {
         let removed = self
