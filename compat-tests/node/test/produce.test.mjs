@@ -2,12 +2,10 @@
 // keys, values, headers, timestamps, explicit and key-chosen partitions; the
 // idempotent producer.
 //
-// Not consumed back: KafkaJS has no group-less consumer (its Consumer always
-// joins a consumer group), and Strata does not implement consumer groups yet
-// (issue #5). So these tests check what the broker answered (partitions and
-// base offsets in the produce responses) and what it then reports through
-// ListOffsets (watermarks, offsets for timestamps). The Go suite
-// (compat-tests/go) consumes every field back with franz-go and sarama.
+// These tests check what the broker answered (partitions and base offsets in
+// the produce responses) and what it then reports through ListOffsets
+// (watermarks, offsets for timestamps); consume.test.mjs reads records back
+// through a KafkaJS consumer group, field by field.
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
