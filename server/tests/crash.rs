@@ -273,3 +273,53 @@ fn kill_9_during_acks_all_produce_loses_no_acknowledged_record() {
     assert_eq!(lost, 0, "acknowledged records lost");
     assert_eq!(duplicated, 0, "records stored twice");
 }
+
+#[test]
+fn sigterm_shuts_down_cleanly_and_the_next_start_needs_no_recovery() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let broker = start(dir.path(), port);
+    let mut c = Client::connect(port).unwrap();
+    let Response::CreateTopics(r) = c
+        .call(
+            7,
+            Request::CreateTopics(CreateTopicsRequest {
+                topics: vec![CreatableTopic {
+                    name: TopicName(TOPIC.into()),
+                    num_partitions: 1,
+                    replication_factor: 1,
+                    ..CreatableTopic::default()
+                }],
+                timeout_ms: 5000,
+                ..CreateTopicsRequest::default()
+            }),
+        )
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(r.topics[0].error_code, 0);
+    let status = Command::new("kill")
+        .args(["-TERM", &broker.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut broker = broker;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(exit) = broker.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "strata did not stop within 20 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(exit.success(), "exit status {exit}");
+    assert!(
+        dir.path().join(".kafka_cleanshutdown").exists(),
+        "clean-shutdown marker written"
+    );
+    assert!(dir.path().join("recovery-point-offset-checkpoint").exists());
+}
