@@ -21,6 +21,9 @@ pub struct Broker {
     pub logs: LogManager,
     metadata: Mutex<MetadataStore>,
     fetch_sessions: Mutex<FetchSessionCache>,
+    /// Bounds the request bytes buffered across connections
+    /// (`queued.max.request.bytes`).
+    pub request_memory: Option<Arc<tokio::sync::Semaphore>>,
     /// Consumer groups and committed offsets (`__consumer_offsets`).
     pub groups: GroupCoordinator,
 }
@@ -86,12 +89,18 @@ impl Broker {
             &logs,
             metadata.topic(OFFSETS_TOPIC).map(|t| t.partitions),
         );
+        let request_memory = config.queued_max_request_bytes.map(|n| {
+            Arc::new(tokio::sync::Semaphore::new(
+                n.min(tokio::sync::Semaphore::MAX_PERMITS),
+            ))
+        });
         Ok(Arc::new(Broker {
             config,
             logs,
             groups,
             metadata: Mutex::new(metadata),
             fetch_sessions: Mutex::new(FetchSessionCache::new(1000)),
+            request_memory,
         }))
     }
 

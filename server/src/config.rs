@@ -58,6 +58,12 @@ pub struct BrokerConfig {
     /// `connections.max.idle.ms`: a connection with no request for this
     /// long is closed.
     pub connections_max_idle: Duration,
+    /// `max.connections.per.ip`: further connections from one address are
+    /// closed at once.
+    pub max_connections_per_ip: usize,
+    /// `queued.max.request.bytes`: request bytes buffered at once across all
+    /// connections (`None`: no limit, Kafka's -1).
+    pub queued_max_request_bytes: Option<usize>,
     /// Broker-level values of topic configs (`log.retention.ms`, ...), by
     /// the topic key they stand for.
     pub topic_defaults: BTreeMap<&'static str, String>,
@@ -188,6 +194,8 @@ const BROKER_KEYS: &[&str] = &[
     "log.retention.minutes",
     "log.roll.hours",
     "connections.max.idle.ms",
+    "max.connections.per.ip",
+    "queued.max.request.bytes",
     // Read by the group coordinator (`coordinator::CoordinatorConfig`).
     "offsets.topic.num.partitions",
     "group.min.session.timeout.ms",
@@ -290,6 +298,12 @@ impl BrokerConfig {
             delete_topic_enable: parse_bool("delete.topic.enable", true)?,
             socket_request_max_bytes: parse_i64("socket.request.max.bytes", 104_857_600)? as usize,
             storage_threads: parse_i64("num.io.threads", 2)?.max(1) as usize,
+            max_connections_per_ip: parse_i64("max.connections.per.ip", i64::from(i32::MAX))?.max(1)
+                as usize,
+            queued_max_request_bytes: match parse_i64("queued.max.request.bytes", -1)? {
+                n if n > 0 => Some(n as usize),
+                _ => None,
+            },
             connections_max_idle: Duration::from_millis(
                 parse_i64("connections.max.idle.ms", 600_000)?.max(1) as u64,
             ),
@@ -722,6 +736,12 @@ pub const BROKER_KEY_TABLE: &[BrokerKey] = &[
         "Default of the topic key file.delete.delay.ms.",
     ),
     bk(
+        "max.connections.per.ip",
+        Some("2147483647"),
+        ConfigType::Int,
+        "Connections from one IP address beyond this are closed at once.",
+    ),
+    bk(
         "message.max.bytes",
         Some("1048588"),
         ConfigType::Int,
@@ -762,6 +782,12 @@ pub const BROKER_KEY_TABLE: &[BrokerKey] = &[
         Some("50"),
         ConfigType::Int,
         "Partitions of __consumer_offsets, fixed when it is first created.",
+    ),
+    bk(
+        "queued.max.request.bytes",
+        Some("-1"),
+        ConfigType::Long,
+        "Request bytes buffered at once across all connections; -1: no limit.",
     ),
     bk(
         "socket.request.max.bytes",

@@ -10,7 +10,8 @@
 //! with UNSUPPORTED_VERSION at v0, as clients expect.
 
 use bytes::BytesMut;
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -30,13 +31,21 @@ pub async fn serve(
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let per_ip: Arc<std::sync::Mutex<HashMap<IpAddr, usize>>> = Arc::default();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    let Some(slot) = IpSlot::take(&per_ip, peer.ip(), broker.config.max_connections_per_ip) else {
+                        tracing::warn!(%peer, "closing connection: max.connections.per.ip reached");
+                        continue;
+                    };
                     let broker = broker.clone();
                     let shutdown = shutdown.clone();
-                    tokio::spawn(async move { connection(broker, stream, peer, shutdown).await });
+                    tokio::spawn(async move {
+                        connection(broker, stream, peer, shutdown).await;
+                        drop(slot);
+                    });
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
@@ -44,6 +53,43 @@ pub async fn serve(
                 }
             },
             _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// One connection's place in the per-address count; freed when dropped.
+struct IpSlot {
+    counts: Arc<std::sync::Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl IpSlot {
+    fn take(
+        counts: &Arc<std::sync::Mutex<HashMap<IpAddr, usize>>>,
+        ip: IpAddr,
+        limit: usize,
+    ) -> Option<IpSlot> {
+        let mut map = counts.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(ip).or_insert(0);
+        if *n >= limit {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot {
+            counts: counts.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut map = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
         }
     }
 }
@@ -58,13 +104,39 @@ async fn connection(
     let limit = broker.config.socket_request_max_bytes;
     let mut received = BytesMut::with_capacity(64 * 1024);
     loop {
+        // Held from the moment a frame's size is known until its request is
+        // answered: queued.max.request.bytes bounds the request bytes all
+        // connections hold at once (beyond each one's 64 KiB read buffer).
+        let mut memory_permit: Option<tokio::sync::OwnedSemaphorePermit> = None;
         let frame = loop {
             match split_frame(&mut received, limit) {
-                Ok(Some(frame)) => break frame,
+                Ok(Some(frame)) => {
+                    // A frame that arrived whole in one read still waits for
+                    // its share before it is handled.
+                    if let (None, Some(memory)) = (&memory_permit, &broker.request_memory) {
+                        let wanted = frame.len().clamp(1, memory_capacity(&broker)) as u32;
+                        match memory.clone().acquire_many_owned(wanted).await {
+                            Ok(permit) => memory_permit = Some(permit),
+                            Err(_) => return,
+                        }
+                    }
+                    break frame;
+                }
                 Ok(None) => {}
                 Err(e) => {
                     tracing::warn!(%peer, error = %e, "closing connection: bad frame");
                     return;
+                }
+            }
+            if let (None, Some(memory), Ok(size)) = (
+                &memory_permit,
+                &broker.request_memory,
+                frame::frame_size(&received, limit),
+            ) {
+                let wanted = size.clamp(1, memory_capacity(&broker)) as u32;
+                match memory.clone().acquire_many_owned(wanted).await {
+                    Ok(permit) => memory_permit = Some(permit),
+                    Err(_) => return,
                 }
             }
             let idle = broker.config.connections_max_idle;
@@ -153,7 +225,18 @@ async fn connection(
                 return;
             }
         }
+        // The request is answered: its bytes may go to another.
+        drop(memory_permit);
     }
+}
+
+fn memory_capacity(broker: &Broker) -> usize {
+    broker
+        .config
+        .queued_max_request_bytes
+        .unwrap_or(usize::MAX)
+        .min(tokio::sync::Semaphore::MAX_PERMITS)
+        .min(u32::MAX as usize)
 }
 
 async fn write_response(

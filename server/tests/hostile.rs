@@ -199,3 +199,72 @@ async fn a_thousand_idle_connections_do_not_stop_service() {
     drop(idle);
     still_serves(&b).await;
 }
+
+#[tokio::test]
+async fn max_connections_per_ip_closes_the_extra_ones() {
+    let b = start(&[("max.connections.per.ip", "3")]).await;
+    let mut kept = Vec::new();
+    for _ in 0..3 {
+        let mut c = Client::connect(&b).await;
+        let Response::ApiVersions(_) = c
+            .call(3, Request::ApiVersions(ApiVersionsRequest::default()))
+            .await
+        else {
+            panic!()
+        };
+        kept.push(c);
+    }
+    assert!(
+        closes(&b, &framed(&header(18, 0))).await,
+        "a fourth connection is closed at once"
+    );
+    drop(kept.pop());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    still_serves(&b).await;
+}
+
+/// An ApiVersions v0 request of exactly `size` bytes (the client id fills it).
+fn api_versions_of_size(size: usize, correlation_id: i32) -> Vec<u8> {
+    let mut h = BytesMut::new();
+    h.put_i16(18);
+    h.put_i16(0);
+    h.put_i32(correlation_id);
+    let id_len = size - 10;
+    h.put_i16(id_len as i16);
+    h.put_slice(&vec![b'x'; id_len]);
+    framed(&h)
+}
+
+#[tokio::test]
+async fn queued_max_request_bytes_bounds_what_all_connections_buffer() {
+    let b = start(&[("queued.max.request.bytes", "1000")]).await;
+    let first = api_versions_of_size(800, 1);
+    let second = api_versions_of_size(800, 2);
+    let mut a = TcpStream::connect(b.addr).await.unwrap();
+    let mut c = TcpStream::connect(b.addr).await.unwrap();
+    // A announces 800 bytes and sends half: it holds 800 of the 1000.
+    a.write_all(&first[..400]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // C's whole 800-byte request must wait: only 200 bytes are free.
+    c.write_all(&second).await.unwrap();
+    let mut size = [0u8; 4];
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), c.read_exact(&mut size))
+            .await
+            .is_err(),
+        "C is not read while A holds the memory"
+    );
+    a.write_all(&first[400..]).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), a.read_exact(&mut size))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), c.read_exact(&mut size))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        i32::from_be_bytes(size) > 0,
+        "C is answered once A's request is done"
+    );
+}
