@@ -22,10 +22,10 @@
 #   STRATA_BIN            use this binary, skip the cargo build
 #   START_TIMEOUT         seconds to wait for strata to answer (60)
 #   PYTHON                interpreter that makes the venv (python3)
-#   COMPAT_SUITES         which suites to run, in order (python java kcat go node);
+#   COMPAT_SUITES         which suites to run, in order (python java kcat go node groups);
 #                         each one but python is compat-tests/NAME/run.sh
 set -euo pipefail
-SUITES=${COMPAT_SUITES:-python java kcat go node}
+SUITES=${COMPAT_SUITES:-python java kcat go node groups}
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)

@@ -68,7 +68,15 @@ pub enum Outcome {
     Close,
 }
 
-pub async fn dispatch(broker: &Arc<Broker>, header: &RequestHeader, request: Request) -> Outcome {
+/// `peer` is the client's address, as group descriptions show it.
+pub async fn dispatch(
+    broker: &Arc<Broker>,
+    header: &RequestHeader,
+    request: Request,
+    peer: std::net::SocketAddr,
+) -> Outcome {
+    // Kafka shows a member's host as "/" and its IP address.
+    let client_host = format!("/{}", peer.ip());
     let v = header.request_api_version;
     let response = match request {
         Request::ApiVersions(_) => Response::ApiVersions(handlers::api_versions::handle()),
@@ -122,7 +130,7 @@ pub async fn dispatch(broker: &Arc<Broker>, header: &RequestHeader, request: Req
             Response::FindCoordinator(handlers::find_coordinator::handle(broker, v, r).await)
         }
         Request::JoinGroup(r) => Response::JoinGroup(
-            handlers::join_group::handle(broker, v, header.client_id.clone(), r).await,
+            handlers::join_group::handle(broker, v, header.client_id.clone(), client_host, r).await,
         ),
         Request::SyncGroup(r) => {
             Response::SyncGroup(handlers::sync_group::handle(broker, v, r).await)

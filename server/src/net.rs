@@ -187,7 +187,7 @@ async fn connection(
                 return;
             }
         };
-        match dispatch::dispatch(&broker, &header, request).await {
+        match dispatch::dispatch(&broker, &header, request, peer).await {
             Outcome::Respond(body) => {
                 if write_response(
                     &mut stream,

@@ -27,6 +27,7 @@ pub async fn handle(
     broker: &Arc<Broker>,
     version: i16,
     client_id: Option<String>,
+    client_host: String,
     request: JoinGroupRequest,
 ) -> JoinGroupResponse {
     let client_id = client_id.unwrap_or_default();
@@ -41,7 +42,7 @@ pub async fn handle(
         group_instance_id: request.group_instance_id.filter(|_| version >= 5),
         new_member_id: format!("{client_id}-{}", random_uuid()),
         client_id,
-        client_host: String::new(),
+        client_host,
         session_timeout_ms: request.session_timeout_ms,
         rebalance_timeout_ms,
         protocol_type: request.protocol_type,
