@@ -202,6 +202,9 @@ const BROKER_KEYS: &[&str] = &[
     "group.max.session.timeout.ms",
     "group.initial.rebalance.delay.ms",
     "offset.metadata.max.bytes",
+    "group.consumer.heartbeat.interval.ms",
+    "group.consumer.session.timeout.ms",
+    "group.consumer.max.size",
 ];
 
 impl BrokerConfig {
@@ -590,6 +593,24 @@ pub const BROKER_KEY_TABLE: &[BrokerKey] = &[
         Some("true"),
         ConfigType::Boolean,
         "Whether DeleteTopics may delete topics.",
+    ),
+    bk(
+        "group.consumer.heartbeat.interval.ms",
+        Some("5000"),
+        ConfigType::Int,
+        "How often members of consumer-protocol groups (KIP-848) heartbeat.",
+    ),
+    bk(
+        "group.consumer.max.size",
+        Some("2147483647"),
+        ConfigType::Int,
+        "The most members a consumer-protocol group may have.",
+    ),
+    bk(
+        "group.consumer.session.timeout.ms",
+        Some("45000"),
+        ConfigType::Int,
+        "A consumer-protocol member silent this long is removed.",
     ),
     bk(
         "group.initial.rebalance.delay.ms",

@@ -40,6 +40,10 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ListGroups, 0, 5),
     (ApiKey::DescribeGroups, 0, 6),
     (ApiKey::DeleteGroups, 0, 3),
+    // Consumer groups, consumer protocol (KIP-848; coordinator/consumer*.rs):
+    // both versions are stable in the 4.4.0 specs.
+    (ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    (ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
 
 /// Kafka 4 advertises Produce from v0 although it refuses v0-2, because
@@ -159,6 +163,19 @@ pub async fn dispatch(
         Request::DeleteGroups(r) => {
             Response::DeleteGroups(handlers::delete_groups::handle(broker, v, r).await)
         }
+        Request::ConsumerGroupHeartbeat(r) => Response::ConsumerGroupHeartbeat(
+            handlers::consumer_group_heartbeat::handle(
+                broker,
+                v,
+                header.client_id.clone(),
+                client_host,
+                r,
+            )
+            .await,
+        ),
+        Request::ConsumerGroupDescribe(r) => Response::ConsumerGroupDescribe(
+            handlers::consumer_group_describe::handle(broker, v, r).await,
+        ),
         // `net` refuses every API outside SUPPORTED before decoding it.
         other => unreachable_api(other.api_key()),
     };

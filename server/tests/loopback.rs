@@ -39,9 +39,16 @@ async fn api_versions_lists_what_is_implemented_and_answers_unknown_versions_at_
     assert!(
         !r.api_keys
             .iter()
-            .any(|k| k.api_key == ApiKey::ConsumerGroupHeartbeat.key()),
+            .any(|k| k.api_key == ApiKey::ShareGroupHeartbeat.key()),
         "not implemented, not advertised"
     );
+    // KIP-848: both stable versions.
+    let cgh = r
+        .api_keys
+        .iter()
+        .find(|k| k.api_key == ApiKey::ConsumerGroupHeartbeat.key())
+        .unwrap();
+    assert_eq!((cgh.min_version, cgh.max_version), (0, 1));
 
     // A version from the future: v0 error response with our ranges.
     let mut raw = BytesMut::new();

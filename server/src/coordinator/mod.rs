@@ -1,4 +1,5 @@
-//! The group coordinator (classic protocol) and committed offsets.
+//! The group coordinator (classic protocol; KIP-848 consumer protocol in
+//! [`consumer`]) and committed offsets.
 //!
 //! Owns: every consumer group this broker coordinates (all of them: one
 //! broker), their committed offsets, and the internal topic
@@ -12,6 +13,9 @@
 //! - [`group`]: one group's state machine (Empty, PreparingRebalance,
 //!   CompletingRebalance, Stable, Dead), unit-tested on a driven clock.
 //! - [`records`]: the `__consumer_offsets` key/value formats (Kafka's).
+//! - [`consumer_group`], [`assignor`], [`consumer`]: consumer-protocol
+//!   groups (KIP-848): one group's state machine, the server-side
+//!   assignors, and how they sit beside classic groups (in memory only).
 //!
 //! Storage. `__consumer_offsets` is created on first use with
 //! `offsets.topic.num.partitions` partitions (default 50, as Kafka) and
@@ -41,6 +45,9 @@
 //! session timeouts, rebalance timeouts, the initial rebalance delay and
 //! pending-sync expiry all run from those ticks.
 
+pub mod assignor;
+pub mod consumer;
+pub mod consumer_group;
 pub mod group;
 pub mod records;
 
@@ -77,6 +84,8 @@ pub struct CoordinatorConfig {
     pub offset_metadata_max_bytes: usize,
     /// `group.initial.rebalance.delay.ms` (3000).
     pub group: GroupConfig,
+    /// `group.consumer.*`: consumer-protocol groups.
+    pub consumer: consumer_group::ConsumerGroupConfig,
 }
 
 impl Default for CoordinatorConfig {
@@ -89,6 +98,7 @@ impl Default for CoordinatorConfig {
             group: GroupConfig {
                 initial_rebalance_delay_ms: 3_000,
             },
+            consumer: consumer_group::ConsumerGroupConfig::default(),
         }
     }
 }
@@ -122,6 +132,19 @@ impl CoordinatorConfig {
                     d.group.initial_rebalance_delay_ms,
                 )
                 .max(0),
+            },
+            consumer: consumer_group::ConsumerGroupConfig {
+                heartbeat_interval_ms: num(
+                    "group.consumer.heartbeat.interval.ms",
+                    i64::from(d.consumer.heartbeat_interval_ms),
+                )
+                .clamp(1, i64::from(i32::MAX)) as i32,
+                session_timeout_ms: num(
+                    "group.consumer.session.timeout.ms",
+                    i64::from(d.consumer.session_timeout_ms),
+                )
+                .clamp(1, i64::from(i32::MAX)) as i32,
+                max_size: num("group.consumer.max.size", i64::from(i32::MAX)).max(1) as usize,
             },
         }
     }
@@ -190,6 +213,8 @@ pub struct GroupCoordinator {
     partitions: AtomicI32,
     ticker_started: AtomicBool,
     creating: tokio::sync::Mutex<()>,
+    /// Consumer-protocol groups (see [`consumer`]); locked after `groups`.
+    consumer_groups: Mutex<consumer::ConsumerGroups>,
 }
 
 type Groups = BTreeMap<String, Group>;
@@ -211,6 +236,7 @@ impl GroupCoordinator {
             partitions: AtomicI32::new(partitions.unwrap_or(0)),
             ticker_started: AtomicBool::new(false),
             creating: tokio::sync::Mutex::new(()),
+            consumer_groups: Mutex::new(BTreeMap::new()),
         };
         let Some(partitions) = partitions else {
             return coordinator;
@@ -383,6 +409,8 @@ impl GroupCoordinator {
             group.tick(now, wall);
             self.flush(broker, group);
         }
+        drop(groups);
+        self.tick_consumer_groups();
     }
 
     /// Appends what `group` asked to store, in order. Called with the lock
@@ -485,6 +513,9 @@ impl GroupCoordinator {
         let member_id = req.member_id.clone();
         let create = member_id.is_empty();
         let reply = self.with_group(broker, group_id, create, |g, now, wall| {
+            if let Some(code) = self.classic_join_refused(group_id) {
+                return group::Reply::Now(JoinResult::error(code, &req.member_id));
+            }
             g.join(req, now, wall)
         });
         match reply {
@@ -618,7 +649,10 @@ impl GroupCoordinator {
             let Some(group) = groups.get_mut(group_id) else {
                 return Err(ErrorCode::CoordinatorNotAvailable);
             };
-            group.validate_commit(member_id, instance_id, generation_id)?;
+            match self.consumer_commit_check(group_id, member_id, generation_id, api_version) {
+                Some(checked) => checked?,
+                None => group.validate_commit(member_id, instance_id, generation_id)?,
+            }
             if items.is_empty() {
                 return Ok(());
             }
@@ -804,6 +838,9 @@ impl GroupCoordinator {
             let Some(group) = groups.get_mut(group_id) else {
                 return ErrorCode::GroupIdNotFound;
             };
+            if let Err(code) = self.consumer_group_delete(group_id) {
+                return code;
+            }
             if let Err(code) = group.delete(now_ms()) {
                 return code;
             }

@@ -13,7 +13,11 @@
 //! UNKNOWN_TOPIC_OR_PARTITION (v10: UNKNOWN_TOPIC_ID): no such topic.
 //! OFFSET_METADATA_TOO_LARGE: over `offset.metadata.max.bytes`.
 //! COORDINATOR_NOT_AVAILABLE / NOT_COORDINATOR: the write failed.
-//! Not yet: v9+ consumer-protocol member epochs (classic groups only).
+//! Consumer-protocol groups (KIP-848): `generation_id_or_member_epoch` is
+//! the member epoch and must equal the member's (STALE_MEMBER_EPOCH);
+//! UNKNOWN_MEMBER_ID for a member the group does not have; UNSUPPORTED_VERSION
+//! for such a member committing below v9; an empty group takes simple
+//! commits (epoch -1).
 
 use std::sync::Arc;
 

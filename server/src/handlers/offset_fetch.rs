@@ -8,8 +8,9 @@
 //! GROUP_ID_NOT_FOUND: the group is being deleted. UNKNOWN_TOPIC_ID (v10):
 //! no topic has that id. Group-level errors sit in the top-level (v2-7) or
 //! per-group (v8+) error code; v1 has neither, so they go on each partition.
-//! Not yet: `require_stable` (UNSTABLE_OFFSET_COMMIT needs transactions),
-//! v9+ member epoch checks (consumer-protocol groups).
+//! v9+ consumer-protocol groups: a member id and epoch given are checked
+//! (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH, as the group-level code).
+//! Not yet: `require_stable` (UNSTABLE_OFFSET_COMMIT needs transactions).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -141,10 +142,21 @@ pub async fn handle(
                         .map(|t| (t.name.0, t.topic_id, t.partition_indexes))
                         .collect()
                 });
-                let (topics, error) = match fetch_group(broker, by_id, &g.group_id.0, asked) {
-                    Ok(a) => (a, ErrorCode::None),
-                    Err(e) => (Vec::new(), e),
+                // v9+: a consumer-protocol member's id and epoch are checked.
+                let checked = if version >= 9 {
+                    broker.groups.validate_consumer_fetch(
+                        &g.group_id.0,
+                        g.member_id.as_deref(),
+                        g.member_epoch,
+                    )
+                } else {
+                    Ok(())
                 };
+                let (topics, error) =
+                    match checked.and_then(|()| fetch_group(broker, by_id, &g.group_id.0, asked)) {
+                        Ok(a) => (a, ErrorCode::None),
+                        Err(e) => (Vec::new(), e),
+                    };
                 OffsetFetchResponseGroup {
                     group_id: g.group_id,
                     error_code: error.code(),

@@ -262,3 +262,44 @@ pub fn values_of(records: &Bytes) -> Vec<String> {
     }
     out
 }
+
+/// A ConsumerGroupHeartbeat (KIP-848) at v1; `owned` is `topic_partitions`.
+#[allow(clippy::too_many_arguments)]
+pub async fn consumer_heartbeat(
+    c: &mut Client,
+    group: &str,
+    member_id: &str,
+    member_epoch: i32,
+    subscribed: Option<&[&str]>,
+    owned: Option<Vec<(strata_protocol::types::Uuid, Vec<i32>)>>,
+) -> ConsumerGroupHeartbeatResponse {
+    use strata_protocol::messages::consumer_group_heartbeat::request::TopicPartitions;
+    let joining = member_epoch == 0;
+    let Response::ConsumerGroupHeartbeat(r) = c
+        .call(
+            1,
+            Request::ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest {
+                group_id: strata_protocol::types::GroupId(group.into()),
+                member_id: member_id.into(),
+                member_epoch,
+                rebalance_timeout_ms: if joining { 30_000 } else { -1 },
+                subscribed_topic_names: subscribed
+                    .map(|s| s.iter().map(|t| TopicName((*t).into())).collect()),
+                topic_partitions: owned.map(|o| {
+                    o.into_iter()
+                        .map(|(topic_id, partitions)| TopicPartitions {
+                            topic_id,
+                            partitions,
+                            ..TopicPartitions::default()
+                        })
+                        .collect()
+                }),
+                ..ConsumerGroupHeartbeatRequest::default()
+            }),
+        )
+        .await
+    else {
+        panic!("not a ConsumerGroupHeartbeat response")
+    };
+    r
+}
