@@ -373,22 +373,7 @@ impl Segment {
             .write_all_at(chunk, start)
             .map_err(|e| Error::io(&self.log_path, e))?;
         for b in batches {
-            let position = start + b.offset_in_chunk as u64;
-            if b.max_timestamp > self.max_timestamp {
-                self.max_timestamp = b.max_timestamp;
-                self.offset_of_max_timestamp = b.last_offset;
-            }
-            if self.first_batch_timestamp.is_none() {
-                self.first_batch_timestamp = Some(b.max_timestamp);
-            }
-            if self.bytes_since_last_index_entry > self.config.index_interval_bytes {
-                self.offset_index.append(b.last_offset, position as u32)?;
-                self.time_index
-                    .maybe_append(self.max_timestamp, self.offset_of_max_timestamp)?;
-                self.bytes_since_last_index_entry = 0;
-            }
-            self.bytes_since_last_index_entry += b.size as u64;
-            self.next_offset = b.last_offset + 1;
+            self.index_batch(start + b.offset_in_chunk as u64, b)?;
         }
         self.size = start + chunk.len() as u64;
         Ok(())
@@ -523,7 +508,7 @@ impl Segment {
                         last_offset: h.last_offset(),
                         max_timestamp: h.max_timestamp(),
                     };
-                    self.index_existing(position, &meta)?;
+                    self.index_batch(position, &meta)?;
                     report.batches += 1;
                     position += meta.size as u64;
                 }
@@ -544,8 +529,10 @@ impl Segment {
         Ok(report)
     }
 
-    /// Indexes a batch that is already in the log at `position`.
-    fn index_existing(&mut self, position: u64, b: &BatchMeta) -> Result<()> {
+    /// Accounts for the batch at `position` (just written, or found by
+    /// recovery): the largest timestamp, the end, and an index entry when
+    /// more than `index.interval.bytes` went by since the last one.
+    fn index_batch(&mut self, position: u64, b: &BatchMeta) -> Result<()> {
         if b.max_timestamp > self.max_timestamp {
             self.max_timestamp = b.max_timestamp;
             self.offset_of_max_timestamp = b.last_offset;
