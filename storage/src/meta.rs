@@ -25,7 +25,7 @@
 //! still reads), a zero topic id is corrupt, further lines are ignored.
 //!
 //! `meta.properties`, a Java properties file (ISO-8859-1; we escape anything
-//! else as `\uXXXX`, as Java does). Kafka 4.4 wrote, for example:
+//! else as `\uNNNN`, as Java does). Kafka 4.4 wrote, for example:
 //!
 //! ```text
 //!   #
@@ -367,7 +367,7 @@ fn parse_java_properties(
 }
 
 /// Java's `Properties.loadConvert`. Java strings are UTF-16 and a
-/// character beyond the BMP arrives as two `\uXXXX` escapes, so this builds
+/// character beyond the BMP arrives as two `\uNNNN` escapes, so this builds
 /// UTF-16 and converts at the end (a lone surrogate becomes U+FFFD).
 fn unescape_property(chars: &[char]) -> std::result::Result<String, String> {
     let mut units: Vec<u16> = Vec::with_capacity(chars.len());
@@ -402,7 +402,7 @@ fn unescape_property(chars: &[char]) -> std::result::Result<String, String> {
 }
 
 /// Java's `Properties.saveConvert`, escaping everything outside printable
-/// ASCII as `\uXXXX` so that Kafka's ISO-8859-1 reader gets it right.
+/// ASCII as `\uNNNN` so that Kafka's ISO-8859-1 reader gets it right.
 fn escape_property(s: &str, is_key: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for (i, c) in s.chars().enumerate() {
