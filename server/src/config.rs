@@ -202,6 +202,8 @@ const BROKER_KEYS: &[&str] = &[
     "group.max.session.timeout.ms",
     "group.initial.rebalance.delay.ms",
     "offset.metadata.max.bytes",
+    "offsets.retention.minutes",
+    "offsets.retention.check.interval.ms",
     "group.consumer.heartbeat.interval.ms",
     "group.consumer.session.timeout.ms",
     "group.consumer.max.size",
@@ -797,6 +799,18 @@ pub const BROKER_KEY_TABLE: &[BrokerKey] = &[
         Some("4096"),
         ConfigType::Int,
         "The longest metadata string an offset commit may carry.",
+    ),
+    bk(
+        "offsets.retention.check.interval.ms",
+        Some("600000"),
+        ConfigType::Long,
+        "How often committed offsets are checked for expiry.",
+    ),
+    bk(
+        "offsets.retention.minutes",
+        Some("10080"),
+        ConfigType::Int,
+        "How long committed offsets outlive their group's last member (or their commit).",
     ),
     bk(
         "offsets.topic.num.partitions",

@@ -89,6 +89,10 @@ fn serve(
             data_dir = %broker.config.data_dir.display(),
             "strata is serving"
         );
+        // Group timeouts, offset retention and compaction of
+        // __consumer_offsets run from the start, not only once a client
+        // uses groups.
+        broker.groups.start_ticker(&broker);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let server = tokio::spawn(strata_server::net::serve(broker.clone(), listener, stop_rx));
         let retention = {

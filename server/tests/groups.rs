@@ -635,3 +635,248 @@ async fn delete_groups_and_offsets_only_where_kafka_allows() {
     let names: Vec<&str> = r.groups.iter().map(|g| g.group_id.0.as_str()).collect();
     assert_eq!(names, vec!["busy"]);
 }
+
+async fn list_group_ids(c: &mut Client) -> Vec<String> {
+    let Response::ListGroups(r) = c
+        .call(4, Request::ListGroups(ListGroupsRequest::default()))
+        .await
+    else {
+        panic!("not a ListGroups response")
+    };
+    let mut ids: Vec<String> = r.groups.into_iter().map(|g| g.group_id.0).collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn offsets_expire_after_offsets_retention_minutes_and_stay_expired() {
+    const RETENTION_MS: i64 = 2 * 60_000;
+    let settings = [SETTINGS, &[("offsets.retention.minutes", "2")]].concat();
+    let mut b = start(&settings).await;
+    let mut c = Client::connect(&b).await;
+    assert_eq!(create_topic(&mut c, "t", 3).await.topics[0].error_code, 0);
+    let committed_at = strata_server::broker::now_ms();
+
+    // "simple": only simple commits. "left": a consumer group whose only
+    // member left. "live": a member still in the group.
+    assert_eq!(
+        commit(&mut c, 8, "simple", "", -1, &[("t", 0, 10, "")]).await,
+        vec![0]
+    );
+    let j = join_new(&mut c, "left").await;
+    let s = sync(&mut c, "left", &j.member_id, j.generation_id, &[]).await;
+    assert_eq!(s.error_code, 0);
+    assert_eq!(
+        commit(
+            &mut c,
+            8,
+            "left",
+            &j.member_id,
+            j.generation_id,
+            &[("t", 1, 20, "")]
+        )
+        .await,
+        vec![0]
+    );
+    let Response::LeaveGroup(r) = c
+        .call(
+            5,
+            Request::LeaveGroup(LeaveGroupRequest {
+                group_id: GroupId("left".into()),
+                members: vec![MemberIdentity {
+                    member_id: j.member_id.clone(),
+                    ..MemberIdentity::default()
+                }],
+                ..LeaveGroupRequest::default()
+            }),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(r.error_code, 0);
+    let left_at = strata_server::broker::now_ms();
+    let mut m = Client::connect(&b).await;
+    let j = join_new(&mut m, "live").await;
+    let s = sync(&mut m, "live", &j.member_id, j.generation_id, &[]).await;
+    assert_eq!(s.error_code, 0);
+    assert_eq!(
+        commit(
+            &mut m,
+            8,
+            "live",
+            &j.member_id,
+            j.generation_id,
+            &[("t", 2, 30, "")]
+        )
+        .await,
+        vec![0]
+    );
+
+    let groups = &b.broker().groups;
+    // Not yet: one second short of the retention of the oldest.
+    let none = groups
+        .expire_offsets(b.broker(), committed_at + RETENTION_MS - 1_000)
+        .await;
+    assert_eq!((none.offsets, none.groups), (0, 0));
+    assert_eq!(list_group_ids(&mut c).await, ["left", "live", "simple"]);
+
+    // Past it: the simple commit and the empty group's offset go, and with
+    // them both groups; the live group keeps its offset.
+    let gone = groups
+        .expire_offsets(b.broker(), left_at.max(committed_at) + RETENTION_MS + 1_000)
+        .await;
+    assert_eq!((gone.offsets, gone.groups), (2, 2));
+    assert_eq!(list_group_ids(&mut c).await, ["live"]);
+    assert_eq!(fetch_offsets(&mut c, "simple", "t", &[0]).await[0].1, -1);
+    assert_eq!(fetch_offsets(&mut c, "left", "t", &[1]).await[0].1, -1);
+    assert_eq!(fetch_offsets(&mut c, "live", "t", &[2]).await[0].1, 30);
+
+    // Their tombstones are durable: a restart does not bring them back.
+    b.restart().await;
+    let mut c = Client::connect(&b).await;
+    assert_eq!(fetch_offsets(&mut c, "simple", "t", &[0]).await[0].1, -1);
+    assert_eq!(fetch_offsets(&mut c, "left", "t", &[1]).await[0].1, -1);
+    assert_eq!(fetch_offsets(&mut c, "live", "t", &[2]).await[0].1, 30);
+    assert_eq!(list_group_ids(&mut c).await, ["live"]);
+}
+
+#[tokio::test]
+async fn a_grown_offsets_partition_is_compacted_and_keeps_every_latest_offset() {
+    use strata_server::coordinator::{OFFSETS_TOPIC, partition_for};
+    use strata_storage::checkpoint::TopicPartition;
+
+    let mut b = start(SETTINGS).await;
+    let mut c = Client::connect(&b).await;
+    assert_eq!(create_topic(&mut c, "t", 50).await.topics[0].error_code, 0);
+    // 40 rounds of commits of 50 partitions: 2,000 records, 50 live.
+    let commits = |round: i64| -> Vec<(&'static str, i32, i64, &'static str)> {
+        (0..50)
+            .map(|p| ("t", p, round * 1_000 + i64::from(p), ""))
+            .collect()
+    };
+    for round in 0..40 {
+        let codes = commit(&mut c, 8, "big", "", -1, &commits(round)).await;
+        assert!(codes.iter().all(|&e| e == 0), "{codes:?}");
+    }
+    // A deleted group leaves tombstones that compaction drops too.
+    assert_eq!(
+        commit(&mut c, 8, "gone", "", -1, &[("t", 0, 1, "")]).await,
+        vec![0]
+    );
+    let Response::DeleteGroups(r) = c
+        .call(
+            2,
+            Request::DeleteGroups(DeleteGroupsRequest {
+                groups_names: vec![GroupId("gone".into())],
+                ..DeleteGroupsRequest::default()
+            }),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(r.results[0].error_code, 0);
+
+    let p = partition_for("big", 5);
+    let tp = TopicPartition::new(OFFSETS_TOPIC, p);
+    let broker = b.broker().clone();
+    let done = tokio::task::spawn_blocking(move || broker.groups.compact_offsets_blocking(&broker))
+        .await
+        .unwrap();
+    let big = done
+        .iter()
+        .find(|d| d.partition == p)
+        .expect("the partition holding the group was compacted");
+    assert!(big.records_before >= 2_000, "{big:?}");
+    assert_eq!(big.live, 50, "the latest offset of each partition");
+    let log = b.broker().logs.partition(&tp).unwrap();
+    assert_eq!(log.with_log(|l| l.log_start_offset()), big.log_start);
+    assert_eq!(
+        log.with_log(|l| l.log_end_offset() - l.log_start_offset()),
+        50
+    );
+    let segment_files = std::fs::read_dir(b.dir.path().join(format!("{OFFSETS_TOPIC}-{p}")))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "log")
+        })
+        .count();
+    assert_eq!(segment_files, 1, "the old segments are deleted");
+
+    let latest: Vec<i64> = (0..50).map(|p| 39_000 + p).collect();
+    let fetched = fetch_offsets(&mut c, "big", "t", &(0..50).collect::<Vec<_>>()).await;
+    assert_eq!(fetched.iter().map(|f| f.1).collect::<Vec<_>>(), latest);
+
+    // Commits go on after it, and a restart replays the copy and them.
+    assert_eq!(
+        commit(&mut c, 8, "big", "", -1, &[("t", 7, 99_999, "after")]).await,
+        vec![0]
+    );
+    b.restart().await;
+    let mut c = Client::connect(&b).await;
+    let fetched = fetch_offsets(&mut c, "big", "t", &(0..50).collect::<Vec<_>>()).await;
+    let mut expected = latest;
+    expected[7] = 99_999;
+    assert_eq!(fetched.iter().map(|f| f.1).collect::<Vec<_>>(), expected);
+    assert_eq!(fetched[7].3, "after");
+    assert_eq!(fetch_offsets(&mut c, "gone", "t", &[0]).await[0].1, -1);
+    assert_eq!(list_group_ids(&mut c).await, ["big"]);
+}
+
+#[tokio::test]
+async fn list_groups_tells_classic_and_consumer_groups_apart() {
+    let b = start(SETTINGS).await;
+    let mut c = Client::connect(&b).await;
+    assert_eq!(create_topic(&mut c, "t", 2).await.topics[0].error_code, 0);
+    assert_eq!(
+        commit(&mut c, 8, "classic-g", "", -1, &[("t", 0, 1, "")]).await,
+        vec![0]
+    );
+    let r = consumer_heartbeat(&mut c, "consumer-g", "m1", 0, Some(&["t"]), Some(vec![])).await;
+    assert_eq!(r.error_code, 0, "{:?}", r.error_message);
+
+    let list = |types: Vec<&str>| {
+        Request::ListGroups(ListGroupsRequest {
+            types_filter: types.into_iter().map(String::from).collect(),
+            ..ListGroupsRequest::default()
+        })
+    };
+    let Response::ListGroups(all) = c.call(5, list(vec![])).await else {
+        panic!()
+    };
+    let mut seen: Vec<(String, String, String)> = all
+        .groups
+        .iter()
+        .map(|g| {
+            (
+                g.group_id.0.clone(),
+                g.group_type.clone(),
+                g.protocol_type.clone(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("classic-g".into(), "classic".into(), String::new()),
+            ("consumer-g".into(), "consumer".into(), "consumer".into()),
+        ]
+    );
+    let consumer = all
+        .groups
+        .iter()
+        .find(|g| g.group_id.0 == "consumer-g")
+        .unwrap();
+    assert_ne!(consumer.group_state, "Empty", "it has a member");
+    let Response::ListGroups(only) = c.call(5, list(vec!["Consumer"])).await else {
+        panic!()
+    };
+    let ids: Vec<&str> = only.groups.iter().map(|g| g.group_id.0.as_str()).collect();
+    assert_eq!(ids, ["consumer-g"]);
+}

@@ -535,6 +535,19 @@ impl LogManager {
         Ok(start)
     }
 
+    /// Starts a new active segment at the partition's log end now (the
+    /// coordinator does this before rewriting a partition it compacts, so
+    /// the old segments can go whole).
+    pub fn roll(&self, tp: &TopicPartition) -> Result<()> {
+        self.shared.check_online()?;
+        let partition = self
+            .partition(tp)
+            .ok_or_else(|| Error::InvalidArgument(format!("partition {tp} does not exist")))?;
+        partition
+            .with_log_mut(|log| log.roll())
+            .inspect_err(|e| self.on_error(e))
+    }
+
     /// Applies retention to every partition; returns segments deleted.
     pub fn apply_retention(&self, now_ms: i64) -> Result<usize> {
         self.shared.check_online()?;

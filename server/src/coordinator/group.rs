@@ -299,6 +299,13 @@ pub struct Group {
     pending_assignment: Option<(i32, BTreeMap<String, Bytes>)>,
     offsets: BTreeMap<(String, i32), CommittedOffset>,
     effects: Vec<Effect>,
+    /// The group record last handed to storage (or loaded): what a
+    /// compaction of `__consumer_offsets` writes again for this group.
+    stored_metadata: Option<GroupMetadata>,
+    /// Offset commits and deletions appended but not yet applied here:
+    /// until they are, memory is behind the log, so neither retention nor
+    /// compaction may judge this group from memory.
+    pending_writes: u32,
 }
 
 fn error_join(error: ErrorCode, member_id: &str) -> Reply<JoinResult> {
@@ -326,6 +333,8 @@ impl Group {
             pending_assignment: None,
             offsets: BTreeMap::new(),
             effects: Vec::new(),
+            stored_metadata: None,
+            pending_writes: 0,
         }
     }
 
@@ -341,6 +350,7 @@ impl Group {
     ) -> Group {
         let mut group = Group::new(id, config, wall_ms);
         group.offsets = offsets;
+        group.stored_metadata = metadata.clone();
         if let Some(m) = metadata {
             group.protocol_type = (!m.protocol_type.is_empty()).then_some(m.protocol_type);
             group.generation_id = m.generation;
@@ -409,8 +419,34 @@ impl Group {
         &self.offsets
     }
 
+    /// What must be written, in order. Each group record taken here is
+    /// the one storage will hold last (see [`Group::stored_metadata`]).
     pub fn take_effects(&mut self) -> Vec<Effect> {
-        std::mem::take(&mut self.effects)
+        let effects = std::mem::take(&mut self.effects);
+        if let Some(Effect::StoreGroup { value, .. }) = effects.last() {
+            self.stored_metadata = Some(value.clone());
+        }
+        effects
+    }
+
+    /// The latest group record handed to storage, if any was.
+    pub fn stored_metadata(&self) -> Option<&GroupMetadata> {
+        self.stored_metadata.as_ref()
+    }
+
+    /// An offset commit or deletion was appended for this group.
+    pub fn begin_write(&mut self) {
+        self.pending_writes += 1;
+    }
+
+    /// ... and has been applied (or failed).
+    pub fn end_write(&mut self) {
+        self.pending_writes = self.pending_writes.saturating_sub(1);
+    }
+
+    /// Whether memory holds everything appended for this group.
+    pub fn settled(&self) -> bool {
+        self.pending_writes == 0
     }
 
     fn member(&self, id: &str) -> Option<&Member> {
@@ -1223,6 +1259,65 @@ impl Group {
         }
     }
 
+    /// Committed offsets whose retention (`offsets.retention.minutes`) has
+    /// run out at `wall_ms`, as Kafka's offset expiration condition for
+    /// classic groups decides:
+    /// - a group with a protocol type that is Empty: every offset, counted
+    ///   from when the group became Empty;
+    /// - a non-empty "consumer" group whose subscriptions can be read: the
+    ///   offsets of topics no member subscribes to, counted from their
+    ///   commit;
+    /// - any other non-empty group: none;
+    /// - a group without a protocol type (only simple commits): each offset
+    ///   counted from its commit.
+    ///
+    /// `consumer_subscription`: when a consumer-protocol group (KIP-848)
+    /// holds this id, the topics its members subscribe to; then, as Kafka's
+    /// consumer groups, offsets of other topics expire counted from their
+    /// commit and subscribed ones never.
+    pub fn expired_offsets(
+        &self,
+        wall_ms: i64,
+        retention_ms: i64,
+        consumer_subscription: Option<&BTreeSet<String>>,
+    ) -> Vec<(String, i32)> {
+        let expired = |base: i64| wall_ms.saturating_sub(base) >= retention_ms;
+        let by_commit = |subscribed: Option<&BTreeSet<String>>| -> Vec<(String, i32)> {
+            self.offsets
+                .iter()
+                .filter(|((t, _), o)| {
+                    !subscribed.is_some_and(|s| s.contains(t)) && expired(o.commit_timestamp)
+                })
+                .map(|(k, _)| k.clone())
+                .collect()
+        };
+        if let Some(subscribed) = consumer_subscription {
+            return by_commit(Some(subscribed));
+        }
+        if self.protocol_type.is_none() {
+            return by_commit(None);
+        }
+        if self.state == GroupState::Empty {
+            return if expired(self.state_since_wall_ms) {
+                self.offsets.keys().cloned().collect()
+            } else {
+                Vec::new()
+            };
+        }
+        match self.subscribed_topics() {
+            Some(topics) => by_commit(Some(&topics)),
+            None => Vec::new(),
+        }
+    }
+
+    /// Takes the offsets `expired_offsets` named out of the group (their
+    /// tombstones are being written).
+    pub fn remove_offsets(&mut self, keys: &[(String, i32)]) {
+        for k in keys {
+            self.offsets.remove(k);
+        }
+    }
+
     /// Topics the members subscribe to, from their "consumer" protocol
     /// metadata; `None` when that cannot be told (not a consumer group, or
     /// metadata we cannot read): then every topic counts as subscribed.
@@ -1960,6 +2055,86 @@ mod tests {
             commit_timestamp: 0,
             record_offset,
         }
+    }
+
+    #[test]
+    fn offsets_expire_as_kafkas_retention_rules_say() {
+        const DAY: i64 = 86_400_000;
+        const RETENTION: i64 = 7 * DAY;
+        let at = |commit_timestamp: i64, record_offset: i64| CommittedOffset {
+            commit_timestamp,
+            ..committed(1, record_offset)
+        };
+        let key = |t: &str| (t.to_owned(), 0);
+
+        // No protocol type (simple commits): each offset from its commit.
+        let mut simple = group(0);
+        simple.apply_commit("t", 0, at(0, 1));
+        simple.apply_commit("u", 0, at(5 * DAY, 2));
+        assert!(
+            simple
+                .expired_offsets(RETENTION - 1, RETENTION, None)
+                .is_empty()
+        );
+        assert_eq!(
+            simple.expired_offsets(RETENTION, RETENTION, None),
+            vec![key("t")]
+        );
+        simple.remove_offsets(&[key("t")]);
+        assert_eq!(simple.offsets().len(), 1);
+
+        // A live group whose subscriptions cannot be read keeps everything.
+        let mut live = stable_pair();
+        live.apply_commit("t", 0, at(0, 1));
+        live.apply_commit("u", 0, at(0, 2));
+        assert!(live.expired_offsets(100 * DAY, RETENTION, None).is_empty());
+        // A live consumer-protocol group keeps what it subscribes to; the
+        // rest expires from its commit.
+        let subscribed = BTreeSet::from(["t".to_owned()]);
+        assert!(
+            live.expired_offsets(RETENTION - 1, RETENTION, Some(&subscribed))
+                .is_empty()
+        );
+        assert_eq!(
+            live.expired_offsets(RETENTION, RETENTION, Some(&subscribed)),
+            vec![key("u")]
+        );
+
+        // An Empty group with a protocol type: from when it became Empty,
+        // however old the commits.
+        let left_at = 10 * DAY;
+        let leaving = [("a".to_owned(), None), ("b".to_owned(), None)];
+        assert!(live.leave(&leaving, 100, left_at).is_ok());
+        assert_eq!(live.state(), GroupState::Empty);
+        assert!(
+            live.expired_offsets(left_at + RETENTION - 1, RETENTION, None)
+                .is_empty()
+        );
+        assert_eq!(
+            live.expired_offsets(left_at + RETENTION, RETENTION, None),
+            vec![key("t"), key("u")]
+        );
+    }
+
+    #[test]
+    fn the_stored_group_record_and_pending_writes_are_tracked() {
+        let mut g = stable_pair();
+        let _ = g.take_effects();
+        assert_eq!(g.stored_metadata(), Some(&g.metadata_record()));
+        assert!(g.settled());
+        g.begin_write();
+        assert!(!g.settled());
+        g.end_write();
+        assert!(g.settled());
+        let loaded = Group::loaded(
+            "g",
+            g.config,
+            Some(g.metadata_record()),
+            BTreeMap::new(),
+            0,
+            0,
+        );
+        assert_eq!(loaded.stored_metadata(), Some(&g.metadata_record()));
     }
 
     #[test]

@@ -28,12 +28,12 @@
 //! [`GroupCoordinator::load`] reads every partition from its log start; the
 //! last value per key wins, a null value deletes.
 //!
-//! Growth. Log compaction does not exist yet, so the topic only grows: every
-//! commit adds a record and none is ever removed. Retention is switched off
-//! for it (`retention.ms=-1`, `retention.bytes=-1`) because time retention
-//! would drop live offsets. Start-up time and disk use therefore grow with
-//! the number of commits ever made; compacting it (on load, or by the log
-//! cleaner once storage has one) is not done yet (issue #5).
+//! Growth and retention: [`cleanup`]. Storage has no log cleaner yet, so
+//! the coordinator rewrites a partition of the topic itself once most of it
+//! is superseded records (copy the live state, then move the log start past
+//! the old records), and expires offsets as `offsets.retention.minutes`
+//! says. Time and size retention stay off for the topic
+//! (`retention.ms=-1`, `retention.bytes=-1`): they would drop live offsets.
 //!
 //! Locking. One `Mutex` over all groups, held only for in-memory work and
 //! for handing batches to the storage thread (`LogManager::append` only
@@ -41,11 +41,13 @@
 //! The design's per-partition coordinator tasks would shard this lock; one
 //! lock is enough for one broker's groups for now.
 //!
-//! Timers. A task started on first use ticks every group every 100 ms:
-//! session timeouts, rebalance timeouts, the initial rebalance delay and
-//! pending-sync expiry all run from those ticks.
+//! Timers. A task started at start-up (or on first use) ticks every group
+//! every 100 ms: session timeouts, rebalance timeouts, the initial
+//! rebalance delay and pending-sync expiry all run from those ticks, and
+//! retention and compaction start from them when due.
 
 pub mod assignor;
+pub mod cleanup;
 pub mod consumer;
 pub mod consumer_group;
 pub mod group;
@@ -53,7 +55,7 @@ pub mod records;
 
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -86,6 +88,10 @@ pub struct CoordinatorConfig {
     pub group: GroupConfig,
     /// `group.consumer.*`: consumer-protocol groups.
     pub consumer: consumer_group::ConsumerGroupConfig,
+    /// `offsets.retention.minutes` (10080, 7 days), in ms.
+    pub offsets_retention_ms: i64,
+    /// `offsets.retention.check.interval.ms` (600000).
+    pub offsets_retention_check_interval_ms: i64,
 }
 
 impl Default for CoordinatorConfig {
@@ -99,6 +105,8 @@ impl Default for CoordinatorConfig {
                 initial_rebalance_delay_ms: 3_000,
             },
             consumer: consumer_group::ConsumerGroupConfig::default(),
+            offsets_retention_ms: 10_080 * 60_000,
+            offsets_retention_check_interval_ms: 600_000,
         }
     }
 }
@@ -146,6 +154,14 @@ impl CoordinatorConfig {
                 .clamp(1, i64::from(i32::MAX)) as i32,
                 max_size: num("group.consumer.max.size", i64::from(i32::MAX)).max(1) as usize,
             },
+            offsets_retention_ms: num("offsets.retention.minutes", 10_080)
+                .clamp(1, i64::MAX / 60_000)
+                * 60_000,
+            offsets_retention_check_interval_ms: num(
+                "offsets.retention.check.interval.ms",
+                d.offsets_retention_check_interval_ms,
+            )
+            .max(1),
         }
     }
 }
@@ -188,7 +204,11 @@ pub struct GroupDescription {
 pub struct GroupListing {
     pub group_id: String,
     pub protocol_type: String,
-    pub state: GroupState,
+    /// The state's name in its protocol's vocabulary ("Stable", "Empty",
+    /// "Reconciling", ...).
+    pub state: &'static str,
+    /// "classic" or "consumer" (KIP-848).
+    pub group_type: &'static str,
 }
 
 /// What a storage failure of a coordinator write tells the client (Kafka's
@@ -215,6 +235,12 @@ pub struct GroupCoordinator {
     creating: tokio::sync::Mutex<()>,
     /// Consumer-protocol groups (see [`consumer`]); locked after `groups`.
     consumer_groups: Mutex<consumer::ConsumerGroups>,
+    /// Wall-clock ms of the last retention pass and compaction check
+    /// ([`cleanup`]), and whether one is running.
+    last_retention: AtomicI64,
+    last_compaction: AtomicI64,
+    retention_running: AtomicBool,
+    compaction_running: AtomicBool,
 }
 
 type Groups = BTreeMap<String, Group>;
@@ -237,6 +263,10 @@ impl GroupCoordinator {
             ticker_started: AtomicBool::new(false),
             creating: tokio::sync::Mutex::new(()),
             consumer_groups: Mutex::new(BTreeMap::new()),
+            last_retention: AtomicI64::new(0),
+            last_compaction: AtomicI64::new(0),
+            retention_running: AtomicBool::new(false),
+            compaction_running: AtomicBool::new(false),
         };
         let Some(partitions) = partitions else {
             return coordinator;
@@ -340,7 +370,8 @@ impl GroupCoordinator {
         let n = self.config.offsets_topic_partitions;
         let configs: BTreeMap<String, String> = [
             ("cleanup.policy", "compact"),
-            // No compaction yet: keep everything rather than lose offsets.
+            // Bounded by the coordinator's own compaction (cleanup.rs);
+            // time or size retention would lose live offsets.
             ("retention.ms", "-1"),
             ("retention.bytes", "-1"),
             ("segment.bytes", "104857600"),
@@ -381,7 +412,9 @@ impl GroupCoordinator {
         TopicPartition::new(OFFSETS_TOPIC, partition_for(group_id, partitions))
     }
 
-    fn start_ticker(&self, broker: &Arc<Broker>) {
+    /// Starts the timer that runs session timeouts, offset retention and
+    /// compaction (once; also started by the first group request).
+    pub fn start_ticker(&self, broker: &Arc<Broker>) {
         if self.ticker_started.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -411,6 +444,7 @@ impl GroupCoordinator {
         }
         drop(groups);
         self.tick_consumer_groups();
+        self.run_cleanup_if_due(broker, wall);
     }
 
     /// Appends what `group` asked to store, in order. Called with the lock
@@ -668,18 +702,29 @@ impl GroupCoordinator {
                     })
                     .collect(),
             );
+            group.begin_write();
             broker.logs.append(&tp, batch, 0, now_ms())
         };
-        let info = match rx.await {
-            Ok(Ok(info)) => info,
-            Ok(Err(e)) => {
-                tracing::warn!(group = group_id, error = %e, "offset commit not stored");
-                return Err(write_error(storage_error_code(&e)));
-            }
-            Err(_) => return Err(ErrorCode::CoordinatorNotAvailable),
-        };
+        let stored = rx.await;
         let mut groups = self.lock();
-        if let Some(group) = groups.get_mut(group_id) {
+        let group = groups.get_mut(group_id);
+        let info = match stored {
+            Ok(Ok(info)) => info,
+            failed => {
+                if let Some(group) = group {
+                    group.end_write();
+                }
+                return Err(match failed {
+                    Ok(Err(e)) => {
+                        tracing::warn!(group = group_id, error = %e, "offset commit not stored");
+                        write_error(storage_error_code(&e))
+                    }
+                    _ => ErrorCode::CoordinatorNotAvailable,
+                });
+            }
+        };
+        if let Some(group) = group {
+            group.end_write();
             for (n, (item, v)) in items.iter().zip(values).enumerate() {
                 group.apply_commit(
                     &item.topic,
@@ -778,15 +823,26 @@ impl GroupCoordinator {
                     .map(|(t, p)| (records::offset_key(group_id, t, *p), None))
                     .collect(),
             );
+            group.begin_write();
             (codes, deleting, broker.logs.append(&tp, batch, 0, now_ms()))
         };
-        let info = match rx.await {
-            Ok(Ok(info)) => info,
-            Ok(Err(e)) => return Err(write_error(storage_error_code(&e))),
-            Err(_) => return Err(ErrorCode::CoordinatorNotAvailable),
-        };
+        let stored = rx.await;
         let mut groups = self.lock();
-        if let Some(group) = groups.get_mut(group_id) {
+        let group = groups.get_mut(group_id);
+        let info = match stored {
+            Ok(Ok(info)) => info,
+            failed => {
+                if let Some(group) = group {
+                    group.end_write();
+                }
+                return Err(match failed {
+                    Ok(Err(e)) => write_error(storage_error_code(&e)),
+                    _ => ErrorCode::CoordinatorNotAvailable,
+                });
+            }
+        };
+        if let Some(group) = group {
+            group.end_write();
             for (n, (t, p)) in deleting.iter().enumerate() {
                 group.apply_delete(t, *p, info.first_offset + n as i64);
             }
@@ -796,14 +852,28 @@ impl GroupCoordinator {
 
     // ---- administration ------------------------------------------------
 
+    /// Every live group; a consumer-protocol group (KIP-848) is listed as
+    /// such, not as the classic group that holds its offsets.
     pub fn list(&self) -> Vec<GroupListing> {
-        self.lock()
+        let groups = self.lock();
+        let consumer: BTreeMap<String, &'static str> =
+            self.consumer_listing().into_iter().collect();
+        groups
             .values()
             .filter(|g| g.state() != GroupState::Dead)
-            .map(|g| GroupListing {
-                group_id: g.id.clone(),
-                protocol_type: g.protocol_type().unwrap_or_default().to_owned(),
-                state: g.state(),
+            .map(|g| match consumer.get(&g.id) {
+                Some(state) => GroupListing {
+                    group_id: g.id.clone(),
+                    protocol_type: "consumer".to_owned(),
+                    state,
+                    group_type: "consumer",
+                },
+                None => GroupListing {
+                    group_id: g.id.clone(),
+                    protocol_type: g.protocol_type().unwrap_or_default().to_owned(),
+                    state: g.state().name(),
+                    group_type: "classic",
+                },
             })
             .collect()
     }

@@ -2,8 +2,8 @@
 //!
 //! Every group this broker coordinates, with its protocol type (empty for
 //! groups that only hold simple commits); v4+ with its state and filtered
-//! by `states_filter`, v5+ with its type ("classic") and filtered by
-//! `types_filter`. Filters compare case-insensitively, as Kafka's parsers.
+//! by `states_filter`, v5+ with its type ("classic", or "consumer" for
+//! KIP-848 groups) and filtered by `types_filter`. Filters compare case-insensitively, as Kafka's parsers.
 //! No errors: the coordinator is always loaded by the time it serves.
 
 use std::sync::Arc;
@@ -42,13 +42,13 @@ pub async fn handle(
         .groups
         .list()
         .into_iter()
-        .filter(|g| states.is_empty() || states.contains(&g.state.name().to_lowercase()))
-        .filter(|_| types.is_empty() || types.iter().any(|t| t == "classic"))
+        .filter(|g| states.is_empty() || states.contains(&g.state.to_lowercase()))
+        .filter(|g| types.is_empty() || types.iter().any(|t| t == g.group_type))
         .map(|g| ListedGroup {
             group_id: GroupId(g.group_id),
             protocol_type: g.protocol_type,
-            group_state: g.state.name().to_owned(),
-            group_type: "classic".to_owned(),
+            group_state: g.state.to_owned(),
+            group_type: g.group_type.to_owned(),
             ..ListedGroup::default()
         })
         .collect();

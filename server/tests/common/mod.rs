@@ -73,6 +73,11 @@ pub async fn start(settings: &[(&str, &str)]) -> TestBroker {
 }
 
 impl TestBroker {
+    /// The broker itself, for tests that drive what a timer would.
+    pub fn broker(&self) -> &Arc<Broker> {
+        self.broker.as_ref().expect("the broker is open")
+    }
+
     /// Stops the broker cleanly (connections closed, logs shut down) and
     /// opens it again on the same data dir, on a new port: clients must
     /// reconnect.
