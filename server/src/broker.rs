@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use strata_protocol::types::Uuid;
 use strata_storage::checkpoint::TopicPartition;
-use strata_storage::fs::OsFs;
+use strata_storage::fs::{Fs, OsFs};
 use strata_storage::manager::LogManager;
 
 use crate::config::BrokerConfig;
@@ -42,6 +42,12 @@ impl Broker {
     /// partitions the metadata names but the disk lacks, and removes
     /// partitions of topics that no longer exist (an interrupted delete).
     pub fn open(config: BrokerConfig) -> anyhow::Result<Arc<Broker>> {
+        Broker::open_with_fs(config, Arc::new(OsFs))
+    }
+
+    /// [`Broker::open`] on a given file system (tests inject faults with
+    /// `strata_storage::fs::FaultyFs`).
+    pub fn open_with_fs(config: BrokerConfig, fs: Arc<dyn Fs>) -> anyhow::Result<Arc<Broker>> {
         let metadata = MetadataStore::open(&config.data_dir)?;
         let topic_configs: BTreeMap<String, BTreeMap<String, String>> = metadata
             .topics()
@@ -52,12 +58,8 @@ impl Broker {
             let empty = BTreeMap::new();
             cfg.log_config(topic_configs.get(&tp.topic).unwrap_or(&empty))
         };
-        let (logs, report) = LogManager::open(
-            Arc::new(OsFs),
-            &config.data_dir,
-            config.storage_threads,
-            &config_of,
-        )?;
+        let (logs, report) =
+            LogManager::open(fs, &config.data_dir, config.storage_threads, &config_of)?;
         tracing::info!(
             dir = %config.data_dir.display(),
             partitions = report.partitions,

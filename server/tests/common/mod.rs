@@ -28,10 +28,26 @@ pub struct TestBroker {
     broker: Option<Arc<Broker>>,
     stop: tokio::sync::watch::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
+    /// After an injected fault the logs cannot close cleanly; the next
+    /// open recovers them, as after a crash.
+    pub tolerate_failed_shutdown: bool,
 }
 
 async fn serve(
+    config: BrokerConfig,
+) -> (
+    std::net::SocketAddr,
+    BrokerConfig,
+    Arc<Broker>,
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+) {
+    serve_on(config, Arc::new(strata_storage::fs::OsFs)).await
+}
+
+async fn serve_on(
     mut config: BrokerConfig,
+    fs: Arc<dyn strata_storage::fs::Fs>,
 ) -> (
     std::net::SocketAddr,
     BrokerConfig,
@@ -44,7 +60,7 @@ async fn serve(
     config.advertised.host = "127.0.0.1".into();
     config.advertised.port = addr.port();
     let c = config.clone();
-    let broker = tokio::task::spawn_blocking(move || Broker::open(c))
+    let broker = tokio::task::spawn_blocking(move || Broker::open_with_fs(c, fs))
         .await
         .unwrap()
         .unwrap();
@@ -55,13 +71,21 @@ async fn serve(
 
 /// A broker with these `key=value` settings, its data in a fresh temporary dir.
 pub async fn start(settings: &[(&str, &str)]) -> TestBroker {
+    start_on(settings, Arc::new(strata_storage::fs::OsFs)).await
+}
+
+/// [`start`] on a given file system (`FaultyFs` injects faults).
+pub async fn start_on(
+    settings: &[(&str, &str)],
+    fs: Arc<dyn strata_storage::fs::Fs>,
+) -> TestBroker {
     let dir = tempfile::tempdir().unwrap();
     let pairs: Vec<(String, String)> = settings
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let config = BrokerConfig::from_pairs(&pairs, Some(dir.path().to_owned())).unwrap();
-    let (addr, config, broker, stop, server) = serve(config).await;
+    let (addr, config, broker, stop, server) = serve_on(config, fs).await;
     TestBroker {
         addr,
         dir,
@@ -69,6 +93,7 @@ pub async fn start(settings: &[(&str, &str)]) -> TestBroker {
         broker: Some(broker),
         stop,
         server,
+        tolerate_failed_shutdown: false,
     }
 }
 
@@ -79,8 +104,8 @@ impl TestBroker {
     }
 
     /// Stops the broker cleanly (connections closed, logs shut down) and
-    /// opens it again on the same data dir, on a new port: clients must
-    /// reconnect.
+    /// opens it again on the same data dir, on a new port, always on the
+    /// real file system: clients must reconnect.
     pub async fn restart(&mut self) {
         let _ = self.stop.send(true);
         (&mut self.server).await.unwrap();
@@ -96,10 +121,12 @@ impl TestBroker {
                 }
             }
         };
-        tokio::task::spawn_blocking(move || broker.logs.shutdown())
+        let closed = tokio::task::spawn_blocking(move || broker.logs.shutdown())
             .await
-            .unwrap()
             .unwrap();
+        if !self.tolerate_failed_shutdown {
+            closed.unwrap();
+        }
         let (addr, config, broker, stop, server) = serve(self.config.clone()).await;
         self.addr = addr;
         self.config = config;
