@@ -86,10 +86,23 @@ impl Broker {
             }
         }
         logs.write_meta_properties(metadata.cluster_id(), config.node_id, random_uuid())?;
+        let topics: crate::coordinator::consumer_group::Topics = metadata
+            .topics()
+            .map(|t| {
+                (
+                    t.name.clone(),
+                    crate::coordinator::consumer_group::TopicInfo {
+                        id: t.id,
+                        partitions: t.partitions,
+                    },
+                )
+            })
+            .collect();
         let groups = GroupCoordinator::load(
             CoordinatorConfig::from_settings(&config.static_configs),
             &logs,
             metadata.topic(OFFSETS_TOPIC).map(|t| t.partitions),
+            &topics,
         );
         let request_memory = config.queued_max_request_bytes.map(|n| {
             Arc::new(tokio::sync::Semaphore::new(

@@ -1,7 +1,7 @@
 //! Consumer-protocol groups (KIP-848) over loopback: joins, reconciliation
 //! through revocation, leaves and session timeouts, member-epoch checks on
-//! offset commits and fetches, classic/consumer id conflicts, and what a
-//! restart keeps (offsets) and loses (membership).
+//! offset commits and fetches, classic/consumer id conflicts, and the group
+//! with its members surviving restarts.
 
 mod common;
 
@@ -371,20 +371,84 @@ async fn classic_and_consumer_groups_do_not_share_an_id() {
 }
 
 #[tokio::test]
-async fn offsets_survive_a_restart_and_members_rejoin() {
+async fn the_group_its_members_and_offsets_survive_a_restart() {
     let mut b = start(SETTINGS).await;
     let mut c = Client::connect(&b).await;
     create_topic(&mut c, "t2", 2).await;
-    let a = Member::join(&mut c, "cg", "a", &["t2"]).await;
+    let mut a = Member::join(&mut c, "cg", "a", &["t2"]).await;
+    assert_eq!(a.count(), 2);
+    let mut d = Member::join(&mut c, "cg", "d", &["t2"]).await;
+    // Reconcile to one partition each: a revokes one, d gets it.
+    for _ in 0..4 {
+        a.beat(&mut c, "cg").await;
+        d.beat(&mut c, "cg").await;
+    }
+    assert_eq!((a.count(), d.count()), (1, 1));
     assert_eq!(commit(&mut c, "cg", "a", a.epoch, "t2", 1, 42).await, 0);
+    let before = describe(&mut c, "cg").await;
+
+    // A clean restart, then one after a kill -9 (no clean shutdown).
     b.restart().await;
     let mut c = Client::connect(&b).await;
-    // Membership is in memory only: the old epoch is unknown; rejoin.
-    let r = consumer_heartbeat(&mut c, "cg", "a", a.epoch, None, Some(a.owned.clone())).await;
-    assert_eq!(r.error_code, 25, "UNKNOWN_MEMBER_ID");
-    let a = Member::join(&mut c, "cg", "a", &["t2"]).await;
-    assert_eq!(a.count(), 2);
+    let after = describe(&mut c, "cg").await;
+    assert_eq!(after.group_epoch, before.group_epoch);
+    assert_eq!(after.assignment_epoch, before.assignment_epoch);
+    assert_eq!(after.group_state, before.group_state);
+    assert_eq!(after.members.len(), 2);
+    // The members carry on with their epochs and partitions.
+    let (epoch_a, owned_a) = (a.epoch, a.owned.clone());
+    let r = a.beat(&mut c, "cg").await;
+    assert_eq!((a.epoch, &a.owned), (epoch_a, &owned_a));
+    assert!(r.assignment.is_none(), "nothing changed for it");
+    d.beat(&mut c, "cg").await;
     let (err, offsets) = fetch(&mut c, "cg", Some("a"), a.epoch).await;
     assert_eq!(err, 0);
     assert_eq!(offsets, vec![("t2".to_string(), 1, 42)]);
+
+    // Compacting the group's partition of __consumer_offsets keeps it.
+    let n = strata_server::coordinator::partition_for("cg", 3);
+    let broker = b.broker().clone();
+    let compacted = tokio::task::spawn_blocking(move || {
+        broker.groups.compact_partition_blocking(&broker, 3, n)
+    })
+    .await
+    .unwrap()
+    .unwrap()
+    .expect("settled");
+    assert!(compacted.live >= 2 + 2 * 3, "{compacted:?}");
+    b.restart().await;
+    let mut c = Client::connect(&b).await;
+    assert_eq!(describe(&mut c, "cg").await.members.len(), 2);
+    a.beat(&mut c, "cg").await;
+    d.beat(&mut c, "cg").await;
+
+    // d leaves; a takes both partitions; all of it survives again.
+    let r = consumer_heartbeat(&mut c, "cg", "d", -1, None, None).await;
+    assert_eq!(r.error_code, 0);
+    for _ in 0..3 {
+        a.beat(&mut c, "cg").await;
+    }
+    assert_eq!(a.count(), 2);
+    b.restart().await;
+    let mut c = Client::connect(&b).await;
+    let after = describe(&mut c, "cg").await;
+    assert_eq!(after.members.len(), 1);
+    assert_eq!(after.members[0].member_id, "a");
+    let epoch_a = a.epoch;
+    a.beat(&mut c, "cg").await;
+    assert_eq!((a.epoch, a.count()), (epoch_a, 2));
+    let r = consumer_heartbeat(&mut c, "cg", "d", 5, None, Some(vec![])).await;
+    assert_eq!(
+        r.error_code, 25,
+        "UNKNOWN_MEMBER_ID: d left before the restart"
+    );
+
+    // A member that stops heartbeating after a restart is fenced after its
+    // session timeout (1.5 s here), as before it.
+    b.restart().await;
+    let mut c = Client::connect(&b).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    assert_eq!(describe(&mut c, "cg").await.members.len(), 0);
+    let r = consumer_heartbeat(&mut c, "cg", "a", a.epoch, None, Some(a.owned.clone())).await;
+    assert_eq!(r.error_code, 25, "UNKNOWN_MEMBER_ID once fenced");
 }

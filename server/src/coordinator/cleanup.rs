@@ -13,7 +13,8 @@
 //!
 //! Compaction. A partition of `__consumer_offsets` holds, per key, only its
 //! last record that matters: a group's latest group record and the latest
-//! commit of each of its partitions. When a partition holds at least
+//! commit of each of its partitions, and a consumer-protocol group's
+//! current records (its epochs, members and assignments). When a partition holds at least
 //! [`COMPACT_MIN_RECORDS`] records and at least [`COMPACT_RATIO`] times as
 //! many as it has live keys (checked every [`COMPACT_CHECK_MS`]), it is
 //! rewritten in place of a cleaner:
@@ -39,6 +40,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use strata_storage::checkpoint::TopicPartition;
 
+use super::consumer_records;
 use super::group::Group;
 use super::records::{self, OffsetValue};
 use super::{GroupCoordinator, OFFSETS_TOPIC, batch_of, partition_for};
@@ -97,7 +99,7 @@ impl GroupCoordinator {
                 let expired = group.expired_offsets(wall_ms, retention_ms, subscription.as_ref());
                 let members_left = match consumer_group {
                     Some(g) => !g.is_empty(),
-                    None => !group.is_empty(),
+                    None => !group.is_idle(),
                 };
                 let remove = group.offsets().len() == expired.len()
                     && !members_left
@@ -129,7 +131,11 @@ impl GroupCoordinator {
             }
             for id in removed {
                 groups.remove(&id);
-                consumer.remove(&id);
+                if let Some(g) = consumer.remove(&id) {
+                    if let Some(rx) = self.append_consumer_records(broker, &id, g.removal()) {
+                        writes.push((id.clone(), rx));
+                    }
+                }
                 done.groups += 1;
             }
         }
@@ -152,6 +158,9 @@ impl GroupCoordinator {
         for (id, g) in self.lock().iter() {
             *live.entry(partition_for(id, n)).or_default() +=
                 g.offsets().len() + usize::from(g.stored_metadata().is_some());
+        }
+        for (id, g) in self.consumer_lock().iter() {
+            *live.entry(partition_for(id, n)).or_default() += g.stored().len();
         }
         (0..n)
             .filter_map(|p| {
@@ -219,6 +228,12 @@ impl GroupCoordinator {
             let records_before = log.with_log(|l| l.log_end_offset() - l.log_start_offset());
             broker.logs.roll(&tp).map_err(|e| e.to_string())?;
             let mut copy: Vec<(Bytes, Option<Bytes>)> = Vec::new();
+            // Consumer-protocol groups first, as their changes were written.
+            for (id, g) in self.consumer_lock().iter() {
+                if partition_for(id, n) == p {
+                    copy.extend(consumer_records::diff(&BTreeMap::new(), g.stored()));
+                }
+            }
             for (id, g) in on_partition {
                 if let Some(m) = g.stored_metadata() {
                     copy.push((records::group_key(id), Some(records::group_value(m))));

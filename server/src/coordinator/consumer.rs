@@ -18,14 +18,17 @@
 //! `__consumer_offsets` work as for any group. Commits and fetches are
 //! checked against the consumer group's member epochs first.
 //!
-//! Not persisted. Kafka writes ConsumerGroupMetadata, member, target
-//! assignment and current assignment records to `__consumer_offsets`; this
-//! broker keeps consumer groups in memory only (issue #5). After a restart
-//! the group is gone but its committed offsets are loaded as usual; a
-//! member's next heartbeat (epoch > 0) is answered UNKNOWN_MEMBER_ID, on
-//! which the Java client rejoins with epoch 0 and resumes from the committed
-//! offsets. (Kafka answers GROUP_ID_NOT_FOUND for a group it does not know,
-//! which a client treats as fatal; Kafka never forgets a group, we do.)
+//! Persisted. As Kafka, every change of a consumer group is written to
+//! `__consumer_offsets` as Kafka's ConsumerGroup* records (see
+//! [`super::consumer_records`]): after each heartbeat the keys that changed
+//! are appended (under the locks, so in the order of the changes) and the
+//! heartbeat is answered once they are durable; fencing on a timeout,
+//! deletion and expiry write theirs too. At start-up the group comes back
+//! with its members, epochs and assignments, each member with a fresh
+//! session, so members that keep heartbeating carry on across a restart.
+//! A member's heartbeat with epoch > 0 for a group this broker does not
+//! know (deleted, or expired) is answered UNKNOWN_MEMBER_ID, on which the
+//! Java client rejoins with epoch 0.
 //!
 //! Locking: the classic groups' lock is always taken before
 //! `consumer_groups`, never the other way round.
@@ -77,57 +80,83 @@ impl GroupCoordinator {
             })
             .collect();
         let (now, wall) = (self.now(), now_ms());
-        let mut classic = self.lock();
-        let mut consumer = self.consumer_lock();
-        if !consumer.contains_key(group_id) {
-            if h.member_epoch < 0 {
-                return Err(Refusal::new(
-                    ErrorCode::GroupIdNotFound,
-                    format!("Consumer group {group_id} not found."),
-                ));
-            }
-            if h.member_epoch > 0 {
-                // See the module doc: a group lost in a restart.
-                return Err(Refusal::new(
-                    ErrorCode::UnknownMemberId,
-                    format!(
-                        "Member {} is not a member of group {group_id}.",
-                        h.member_id
-                    ),
-                ));
-            }
-            match classic.get(group_id).map(Group::state) {
-                None => {
-                    classic.insert(
-                        group_id.to_owned(),
-                        Group::new(group_id, self.config.group, wall),
-                    );
-                }
-                Some(GroupState::Empty) => {}
-                Some(_) => {
+        let (result, stored) = {
+            let mut classic = self.lock();
+            let mut consumer = self.consumer_lock();
+            if !consumer.contains_key(group_id) {
+                if h.member_epoch < 0 {
                     return Err(Refusal::new(
                         ErrorCode::GroupIdNotFound,
+                        format!("Consumer group {group_id} not found."),
+                    ));
+                }
+                if h.member_epoch > 0 {
+                    // See the module doc: a group lost in a restart.
+                    return Err(Refusal::new(
+                        ErrorCode::UnknownMemberId,
                         format!(
-                            "Group {group_id} is a classic group with members; it cannot become a consumer group."
+                            "Member {} is not a member of group {group_id}.",
+                            h.member_id
                         ),
                     ));
                 }
+                match classic.get(group_id).map(Group::state) {
+                    None => {
+                        classic.insert(
+                            group_id.to_owned(),
+                            Group::new(group_id, self.config.group, wall),
+                        );
+                    }
+                    Some(GroupState::Empty) => {}
+                    Some(_) => {
+                        return Err(Refusal::new(
+                            ErrorCode::GroupIdNotFound,
+                            format!(
+                                "Group {group_id} is a classic group with members; it cannot become a consumer group."
+                            ),
+                        ));
+                    }
+                }
+                consumer.insert(
+                    group_id.to_owned(),
+                    ConsumerGroup::new(group_id, self.config.consumer),
+                );
             }
-            consumer.insert(
-                group_id.to_owned(),
-                ConsumerGroup::new(group_id, self.config.consumer),
-            );
-        }
-        let Some(group) = consumer.get_mut(group_id) else {
-            return Err(Refusal::new(
-                ErrorCode::CoordinatorNotAvailable,
-                "The coordinator is not available.",
-            ));
+            let Some(group) = consumer.get_mut(group_id) else {
+                return Err(Refusal::new(
+                    ErrorCode::CoordinatorNotAvailable,
+                    "The coordinator is not available.",
+                ));
+            };
+            let new_member_id = random_uuid().to_string();
+            let result = group.heartbeat(h, &new_member_id, &topics, now);
+            if let Err(r) = &result {
+                tracing::debug!(group = group_id, error = ?r.error, message = r.message, "consumer group heartbeat refused");
+            }
+            // As Kafka: the answer waits until the change is durable.
+            let changes = group.take_changes();
+            (
+                result,
+                self.append_consumer_records(broker, group_id, changes),
+            )
         };
-        let new_member_id = random_uuid().to_string();
-        let result = group.heartbeat(h, &new_member_id, &topics, now);
-        if let Err(r) = &result {
-            tracing::debug!(group = group_id, error = ?r.error, message = r.message, "consumer group heartbeat refused");
+        if let Some(rx) = stored {
+            match rx.await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(group = group_id, error = %e, "consumer group change not stored");
+                    return Err(Refusal::new(
+                        super::write_error(crate::error_code::storage_error_code(&e)),
+                        "The group's change could not be stored.",
+                    ));
+                }
+                Err(_) => {
+                    return Err(Refusal::new(
+                        ErrorCode::CoordinatorNotAvailable,
+                        "The coordinator is not available.",
+                    ));
+                }
+            }
         }
         result
     }
@@ -160,11 +189,24 @@ impl GroupCoordinator {
     }
 
     /// Session and revocation timeouts of every consumer group.
-    pub(super) fn tick_consumer_groups(&self) {
+    pub(super) fn tick_consumer_groups(&self, broker: &Arc<Broker>) {
         let now = self.now();
         for g in self.consumer_lock().values_mut() {
-            for member in g.tick(now) {
+            let fenced = g.tick(now);
+            for member in &fenced {
                 tracing::info!(group = %g.id, member, "consumer group member fenced: session or rebalance timeout");
+            }
+            if fenced.is_empty() {
+                continue;
+            }
+            let changes = g.take_changes();
+            if let Some(rx) = self.append_consumer_records(broker, &g.id, changes) {
+                let id = g.id.clone();
+                tokio::spawn(async move {
+                    if !matches!(rx.await, Ok(Ok(_))) {
+                        tracing::warn!(group = %id, "fencing a consumer group member not stored");
+                    }
+                });
             }
         }
     }
@@ -199,11 +241,17 @@ impl GroupCoordinator {
 
     /// Whether a classic JoinGroup may use `group_id`: not while a consumer
     /// group with members holds it; an empty one is dropped.
-    pub(super) fn classic_join_refused(&self, group_id: &str) -> Option<ErrorCode> {
+    pub(super) fn classic_join_refused(
+        &self,
+        broker: &Arc<Broker>,
+        group_id: &str,
+    ) -> Option<ErrorCode> {
         let mut consumer = self.consumer_lock();
         match consumer.get(group_id) {
             Some(g) if !g.is_empty() => Some(ErrorCode::InconsistentGroupProtocol),
-            Some(_) => {
+            Some(g) => {
+                // Its tombstones land before the classic group's records.
+                let _ = self.append_consumer_records(broker, group_id, g.removal());
                 consumer.remove(group_id);
                 None
             }
@@ -213,11 +261,17 @@ impl GroupCoordinator {
 
     /// DeleteGroups: a consumer group with members is NON_EMPTY_GROUP; an
     /// empty one goes (its offsets go with the classic group).
-    pub(super) fn consumer_group_delete(&self, group_id: &str) -> Result<(), ErrorCode> {
+    pub(super) fn consumer_group_delete(
+        &self,
+        broker: &Arc<Broker>,
+        group_id: &str,
+    ) -> Result<(), ErrorCode> {
         let mut consumer = self.consumer_lock();
         match consumer.get(group_id) {
             Some(g) if !g.is_empty() => Err(ErrorCode::NonEmptyGroup),
-            Some(_) => {
+            Some(g) => {
+                // Durable once the classic tombstones after them are.
+                let _ = self.append_consumer_records(broker, group_id, g.removal());
                 consumer.remove(group_id);
                 Ok(())
             }

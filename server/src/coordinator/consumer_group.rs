@@ -145,6 +145,12 @@ impl Member {
         }
     }
 
+    /// A member as `__consumer_offsets` holds it, before
+    /// [`ConsumerGroup::restore`] gives it a session.
+    pub fn restored(member_id: &str) -> Member {
+        Member::new(member_id)
+    }
+
     fn set_epoch(&mut self, epoch: i32) {
         self.previous_member_epoch = self.member_epoch;
         self.member_epoch = epoch;
@@ -285,6 +291,9 @@ pub struct ConsumerGroup {
     target: BTreeMap<String, Assignment>,
     /// The subscribed topics the last epoch was computed for.
     subscribed: BTreeMap<String, TopicInfo>,
+    /// The records handed to storage for this group, by key: what
+    /// [`ConsumerGroup::take_changes`] diffs against.
+    stored: BTreeMap<super::consumer_records::Key, bytes::Bytes>,
 }
 
 impl ConsumerGroup {
@@ -297,7 +306,71 @@ impl ConsumerGroup {
             members: BTreeMap::new(),
             target: BTreeMap::new(),
             subscribed: BTreeMap::new(),
+            stored: BTreeMap::new(),
         }
+    }
+
+    /// The group its records in `__consumer_offsets` describe (see
+    /// [`super::consumer_records`]); `None` when they hold no group epoch
+    /// (only tombstones, or members without their group). Every member gets
+    /// a fresh session from `now`, and one still revoking partitions its
+    /// rebalance timeout again, so a restart fences no one who keeps
+    /// heartbeating. The subscribed topics are resolved against `topics`
+    /// as they are now: a topic that changed while the broker was down
+    /// moves the group epoch at the next heartbeat, as any change does.
+    pub fn restore(
+        id: &str,
+        config: ConsumerGroupConfig,
+        persisted: super::consumer_records::Persisted,
+        topics: &Topics,
+        now: Millis,
+    ) -> Option<ConsumerGroup> {
+        let group_epoch = persisted.group_epoch?;
+        let mut group = ConsumerGroup::new(id, config);
+        group.group_epoch = group_epoch;
+        group.assignment_epoch = persisted.assignment_epoch.unwrap_or(0);
+        group.target = persisted.target;
+        group.members = persisted.members;
+        for m in group.members.values_mut() {
+            m.session_deadline = now + i64::from(config.session_timeout_ms);
+            if m.state == MemberState::UnrevokedPartitions {
+                m.revocation_deadline = Some(now + i64::from(m.rebalance_timeout_ms.max(0)));
+            }
+        }
+        group.refresh_subscribed(topics);
+        group.stored = group.records();
+        Some(group)
+    }
+
+    /// The records to append so storage says what memory says (new and
+    /// changed keys, tombstones for dropped ones); from now on they count
+    /// as stored. Called after every change, in the order of the changes.
+    pub fn take_changes(&mut self) -> Vec<(bytes::Bytes, Option<bytes::Bytes>)> {
+        let now = self.records();
+        let changes = super::consumer_records::diff(&self.stored, &now);
+        self.stored = now;
+        changes
+    }
+
+    /// Tombstones for everything stored for this group (it is going away).
+    pub fn removal(&self) -> Vec<(bytes::Bytes, Option<bytes::Bytes>)> {
+        super::consumer_records::diff(&self.stored, &BTreeMap::new())
+    }
+
+    /// What storage holds for this group (a compaction copies it).
+    pub fn stored(&self) -> &BTreeMap<super::consumer_records::Key, bytes::Bytes> {
+        &self.stored
+    }
+
+    /// Every record that describes this group now, by key.
+    pub fn records(&self) -> BTreeMap<super::consumer_records::Key, bytes::Bytes> {
+        super::consumer_records::records_of(
+            &self.id,
+            self.group_epoch,
+            self.assignment_epoch,
+            &self.members,
+            &self.target,
+        )
     }
 
     pub fn group_epoch(&self) -> i32 {

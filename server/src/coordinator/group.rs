@@ -415,6 +415,12 @@ impl Group {
         self.members.is_empty()
     }
 
+    /// No members, and none on its way in (a member id handed out with
+    /// MEMBER_ID_REQUIRED and not used yet).
+    pub fn is_idle(&self) -> bool {
+        self.members.is_empty() && self.pending_members.is_empty()
+    }
+
     pub fn offsets(&self) -> &BTreeMap<(String, i32), CommittedOffset> {
         &self.offsets
     }

@@ -50,6 +50,7 @@ pub mod assignor;
 pub mod cleanup;
 pub mod consumer;
 pub mod consumer_group;
+pub mod consumer_records;
 pub mod group;
 pub mod records;
 
@@ -61,6 +62,7 @@ use std::time::{Duration, Instant};
 
 use strata_protocol::records::{Compression, RecordBatchBuilder, batches};
 use strata_storage::checkpoint::TopicPartition;
+use strata_storage::log::AppendInfo;
 use strata_storage::manager::LogManager;
 
 use crate::broker::{Broker, now_ms};
@@ -254,6 +256,7 @@ impl GroupCoordinator {
         config: CoordinatorConfig,
         logs: &LogManager,
         partitions: Option<i32>,
+        topics: &consumer_group::Topics,
     ) -> GroupCoordinator {
         let coordinator = GroupCoordinator {
             config,
@@ -263,8 +266,9 @@ impl GroupCoordinator {
             ticker_started: AtomicBool::new(false),
             creating: tokio::sync::Mutex::new(()),
             consumer_groups: Mutex::new(BTreeMap::new()),
-            last_retention: AtomicI64::new(0),
-            last_compaction: AtomicI64::new(0),
+            // As Kafka: the first pass comes one interval after start-up.
+            last_retention: AtomicI64::new(now_ms()),
+            last_compaction: AtomicI64::new(now_ms()),
             retention_running: AtomicBool::new(false),
             compaction_running: AtomicBool::new(false),
         };
@@ -274,6 +278,7 @@ impl GroupCoordinator {
         let mut metadata: BTreeMap<String, Option<group::GroupMetadata>> = BTreeMap::new();
         let mut offsets: BTreeMap<String, BTreeMap<(String, i32), CommittedOffset>> =
             BTreeMap::new();
+        let mut persisted: BTreeMap<String, consumer_records::Persisted> = BTreeMap::new();
         let mut records = 0u64;
         for p in 0..partitions {
             let tp = TopicPartition::new(OFFSETS_TOPIC, p);
@@ -308,6 +313,12 @@ impl GroupCoordinator {
                     OffsetsRecord::Group { group, value } => {
                         metadata.insert(group, value);
                     }
+                    OffsetsRecord::ConsumerGroup { key, value } => {
+                        let p = persisted.entry(key.group.clone()).or_default();
+                        if let Err(reason) = consumer_records::apply(p, &key, value) {
+                            tracing::warn!(group = %key.group, offset = record_offset, reason, "skipping a consumer group record");
+                        }
+                    }
                 }
             });
         }
@@ -326,13 +337,28 @@ impl GroupCoordinator {
                 Group::loaded(&id, config.group, m, o, now, wall),
             );
         }
+        let mut consumer_groups = BTreeMap::new();
+        for (id, p) in persisted {
+            let Some(g) =
+                consumer_group::ConsumerGroup::restore(&id, config.consumer, p, topics, now)
+            else {
+                continue;
+            };
+            // Its offsets live in the classic group of the same id.
+            groups
+                .entry(id.clone())
+                .or_insert_with(|| Group::new(&id, config.group, wall));
+            consumer_groups.insert(id, g);
+        }
         tracing::info!(
             groups = groups.len(),
+            consumer_protocol_groups = consumer_groups.len(),
             records,
             partitions,
             "loaded consumer groups from {OFFSETS_TOPIC}"
         );
         *coordinator.lock() = groups;
+        *coordinator.consumer_lock() = consumer_groups;
         coordinator
     }
 
@@ -443,7 +469,7 @@ impl GroupCoordinator {
             self.flush(broker, group);
         }
         drop(groups);
-        self.tick_consumer_groups();
+        self.tick_consumer_groups(broker);
         self.run_cleanup_if_due(broker, wall);
     }
 
@@ -490,6 +516,23 @@ impl GroupCoordinator {
                 }
             });
         }
+    }
+
+    /// Appends records of a consumer-protocol group. Called with the locks
+    /// held, right after the change, so the log keeps the order of the
+    /// changes. `None`: nothing to write.
+    pub(super) fn append_consumer_records(
+        &self,
+        broker: &Arc<Broker>,
+        group_id: &str,
+        records: Vec<(Bytes, Option<Bytes>)>,
+    ) -> Option<tokio::sync::oneshot::Receiver<strata_storage::Result<AppendInfo>>> {
+        if records.is_empty() {
+            return None;
+        }
+        let partitions = self.offsets_partitions()?;
+        let tp = self.offsets_tp(group_id, partitions);
+        Some(broker.logs.append(&tp, batch_of(records), 0, now_ms()))
     }
 
     fn group_stored(
@@ -547,7 +590,7 @@ impl GroupCoordinator {
         let member_id = req.member_id.clone();
         let create = member_id.is_empty();
         let reply = self.with_group(broker, group_id, create, |g, now, wall| {
-            if let Some(code) = self.classic_join_refused(group_id) {
+            if let Some(code) = self.classic_join_refused(broker, group_id) {
                 return group::Reply::Now(JoinResult::error(code, &req.member_id));
             }
             g.join(req, now, wall)
@@ -908,7 +951,7 @@ impl GroupCoordinator {
             let Some(group) = groups.get_mut(group_id) else {
                 return ErrorCode::GroupIdNotFound;
             };
-            if let Err(code) = self.consumer_group_delete(group_id) {
+            if let Err(code) = self.consumer_group_delete(broker, group_id) {
                 return code;
             }
             if let Err(code) = group.delete(now_ms()) {

@@ -64,6 +64,12 @@ pub enum OffsetsRecord {
         group: String,
         value: Option<GroupMetadata>,
     },
+    /// A consumer-protocol group's record (see `consumer_records`), its
+    /// value still encoded.
+    ConsumerGroup {
+        key: super::consumer_records::Key,
+        value: Option<Bytes>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,8 +155,8 @@ fn bad(e: impl std::fmt::Display) -> Unreadable {
     Unreadable(e.to_string())
 }
 
-/// Reads one record. Unknown key versions (Kafka 4's consumer-protocol,
-/// share and transaction records) are `Ok(None)`: not ours to load.
+/// Reads one record. Other key versions (Kafka 4's share and streams
+/// records) are `Ok(None)`: not ours to load.
 pub fn parse(
     key: Option<Bytes>,
     value: Option<Bytes>,
@@ -176,6 +182,10 @@ pub fn parse(
             let group = wire::get_string(&mut key, false).map_err(bad)?;
             let value = value.map(parse_group_value).transpose()?;
             Ok(Some(OffsetsRecord::Group { group, value }))
+        }
+        v if super::consumer_records::is_consumer_group_type(v) => {
+            let key = super::consumer_records::Key::decode(v, key).map_err(bad)?;
+            Ok(Some(OffsetsRecord::ConsumerGroup { key, value }))
         }
         _ => Ok(None),
     }
@@ -351,11 +361,19 @@ mod tests {
     }
 
     #[test]
-    fn unknown_key_versions_are_skipped_and_garbage_is_an_error() {
+    fn other_key_versions_are_skipped_and_garbage_is_an_error() {
+        // 20: a record type that is not a consumer group's (share groups,
+        // streams groups).
         assert_eq!(
-            parse(Some(Bytes::from_static(&[0, 9, 1])), None).unwrap(),
+            parse(Some(Bytes::from_static(&[0, 20, 1])), None).unwrap(),
             None
         );
+        // 3-10: a consumer-protocol group's, whose key must be readable.
+        assert!(parse(Some(Bytes::from_static(&[0, 9, 1])), None).is_err());
+        assert!(matches!(
+            parse(Some(Bytes::from_static(&[0, 3, 0, 1, b'g'])), None),
+            Ok(Some(OffsetsRecord::ConsumerGroup { value: None, .. }))
+        ));
         assert!(parse(Some(Bytes::from_static(&[0, 1, 0, 9])), None).is_err());
         assert!(parse(None, None).is_err());
     }

@@ -64,6 +64,8 @@ async fn serve_on(
         .await
         .unwrap()
         .unwrap();
+    // As `strata serve` does.
+    broker.groups.start_ticker(&broker);
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(strata_server::net::serve(broker.clone(), listener, stop_rx));
     (addr, config, broker, stop, server)
