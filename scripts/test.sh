@@ -39,8 +39,11 @@ step "Apache Kafka 4.4.0 reads our segments (DumpLogSegments)"
 compat-tests/apache-kafka.sh fetch
 storage/tests/kafka-compat.sh
 
-step "compat: Python clients (librdkafka, kafka-python) against Strata"
+step "compat: every client suite against Strata"
 compat-tests/run-suite.sh strata
 
-step "compat: the same suite against Apache Kafka 4.4.0"
+step "compat: the same suites against Apache Kafka 4.4.0"
 compat-tests/run-suite.sh kafka
+
+step "Apache Kafka 4.4.0 decodes our __consumer_offsets (DumpLogSegments --offsets-decoder)"
+compat-tests/groups/offsets-format.sh
