@@ -354,13 +354,17 @@ func (r *crashRun) cycle(n int, mode string) error {
 		var match func(fileEvent) bool
 		switch mode {
 		case "roll":
-			// A segment roll creates .log, .index, .timeindex, then the
-			// producer-state .snapshot: kill at one of them.
-			suffix := []string{".log", ".index", ".timeindex", ".snapshot"}[rng.IntN(4)]
+			// A segment roll creates .log, .index, .timeindex, then writes
+			// the producer-state snapshot to .snapshot.tmp and renames it
+			// to .snapshot: kill at one of those steps.
+			suffix := []string{".log", ".index", ".timeindex", ".snapshot.tmp", ".snapshot"}[rng.IntN(5)]
 			dirs = append(r.partitionDirs(mainTopic), r.partitionDirs(retentionTopic)...)
-			mask = syscall.IN_CREATE
+			mask = syscall.IN_CREATE | syscall.IN_MOVED_TO
 			match = func(e fileEvent) bool { return strings.HasSuffix(e.name, suffix) }
 			what = "creating a " + suffix
+			if suffix == ".snapshot" {
+				what = "renaming .snapshot.tmp to .snapshot"
+			}
 		case "retention":
 			// Deleting a segment renames each file to .deleted, then removes
 			// it: kill at the k-th of those steps.
