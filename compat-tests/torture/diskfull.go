@@ -66,8 +66,13 @@ func runDiskFull(args []string) error {
 	}
 	logf("torture diskfull: seed %d, filesystem %s (%d KiB, %d KiB free), strata %s", r.seed, r.dir, int64(st.Blocks)*st.Bsize>>10, r.free()>>10, r.bin)
 	err = r.run()
+	if r.broker == nil {
+		return err
+	}
 	if err != nil {
-		logf("broker log: %s\n%s", r.broker.logPath, tail(r.broker.logPath, 40))
+		logf("broker log kept: %s\n%s", r.broker.logPath, tail(r.broker.logPath, 40))
+	} else {
+		os.RemoveAll(filepath.Dir(r.broker.logPath))
 	}
 	return err
 }
