@@ -35,6 +35,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "tests"
 cargo test --workspace
 
+step "crash torture: kill -9 under franz-go clients, full disk on a tmpfs (compat-tests/torture)"
+compat-tests/torture/run.sh short
+
 step "Apache Kafka 4.4.0 reads our segments (DumpLogSegments)"
 compat-tests/apache-kafka.sh fetch
 storage/tests/kafka-compat.sh

@@ -182,6 +182,13 @@ impl OffsetIndex {
         self.trim()
     }
 
+    /// Keeps the first `len` entries (undoes entries added since the index
+    /// held `len`), file included.
+    pub fn truncate_entries(&mut self, len: usize) -> Result<()> {
+        self.entries.truncate(len);
+        self.trim()
+    }
+
     pub fn entries(&self) -> impl Iterator<Item = (i64, u32)> + '_ {
         self.entries
             .iter()
@@ -321,6 +328,12 @@ impl TimeIndex {
             Err(_) => self.entries.len(),
         };
         self.entries.truncate(keep);
+        self.trim()
+    }
+
+    /// Keeps the first `len` entries, file included.
+    pub fn truncate_entries(&mut self, len: usize) -> Result<()> {
+        self.entries.truncate(len);
         self.trim()
     }
 }

@@ -1312,6 +1312,133 @@ pub(crate) mod tests {
         );
     }
 
+    fn open_faulty(fs: &FaultyFs, dir: &Path, config: LogConfig, clean: bool) -> PartitionLog {
+        PartitionLog::open(
+            Arc::new(fs.clone()),
+            dir,
+            config,
+            Checkpoints::default(),
+            clean,
+        )
+        .expect("log opens")
+        .0
+    }
+
+    #[test]
+    fn full_disk_torn_append_is_not_counted_by_a_clean_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = FaultyFs::new();
+        let mut log = open_faulty(&fs, dir.path(), LogConfig::default(), true);
+        log.append(&batch(2, 100, NOW), 0, NOW).unwrap();
+        log.flush().unwrap();
+        // Room for a batch header and a little more: the refused append
+        // leaves a whole header past the end of the segment.
+        fs.faults
+            .space_left
+            .store(150, std::sync::atomic::Ordering::SeqCst);
+        assert!(matches!(
+            log.append(&batch(2, 100, NOW), 0, NOW),
+            Err(Error::DiskFull { .. })
+        ));
+        fs.faults
+            .space_left
+            .store(u64::MAX, std::sync::atomic::Ordering::SeqCst);
+        log.close().unwrap();
+        let mut log = open_faulty(&fs, dir.path(), LogConfig::default(), true);
+        assert_eq!(log.log_end_offset(), 2, "the refused batch is not there");
+        assert_eq!(
+            log.append(&batch(1, 100, NOW), 0, NOW)
+                .unwrap()
+                .first_offset,
+            2
+        );
+        log.flush().unwrap();
+        log.set_high_watermark(3);
+        assert_eq!(
+            batch_offsets(&log.read(0, 1 << 20, 3).unwrap()),
+            vec![(0, 1), (2, 2)]
+        );
+    }
+
+    #[test]
+    fn full_disk_torn_append_is_not_kept_in_a_segment_that_rolls() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = FaultyFs::new();
+        let config = small_config();
+        let mut log = open_faulty(&fs, dir.path(), config.clone(), true);
+        log.append(&batch(2, 100, NOW), 0, NOW).unwrap();
+        fs.faults
+            .space_left
+            .store(150, std::sync::atomic::Ordering::SeqCst);
+        assert!(log.append(&batch(2, 100, NOW), 0, NOW).is_err());
+        fs.faults
+            .space_left
+            .store(u64::MAX, std::sync::atomic::Ordering::SeqCst);
+        // Too big for what is left of the first segment: it rolls, with the
+        // refused bytes (if any were kept) at its end.
+        log.append(&batch(3, 1300, NOW), 0, NOW).unwrap();
+        assert_eq!(log.segments().count(), 2);
+        log.flush().unwrap();
+        let recovery_point = log.recovery_point();
+        drop(log);
+        // An unclean start trusts the segments below the recovery point.
+        let (mut log, _) = PartitionLog::open(
+            Arc::new(fs.clone()),
+            dir.path(),
+            config,
+            Checkpoints {
+                recovery_point: Some(recovery_point),
+                log_start_offset: Some(0),
+            },
+            false,
+        )
+        .unwrap();
+        assert_eq!(log.log_end_offset(), 5);
+        log.set_high_watermark(5);
+        let mut seen = Vec::new();
+        let mut offset = 0;
+        while offset < 5 {
+            let read = batch_offsets(&log.read(offset, 1 << 20, 5).unwrap());
+            offset = read.last().unwrap().1 + 1;
+            seen.extend(read);
+        }
+        assert_eq!(seen, vec![(0, 1), (2, 4)]);
+    }
+
+    #[test]
+    fn full_disk_during_indexing_leaves_the_segment_able_to_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = FaultyFs::new();
+        // An index entry (and a time index entry) for every batch but the first.
+        let config = small_config();
+        let mut log = open_faulty(&fs, dir.path(), config, true);
+        log.append(&batch(2, 100, NOW), 0, NOW).unwrap();
+        let next = batch(2, 100, NOW + 10);
+        // The log write and the offset index entry fit; the time index entry
+        // does not.
+        fs.faults
+            .space_left
+            .store(next.len() as u64 + 8, std::sync::atomic::Ordering::SeqCst);
+        assert!(matches!(
+            log.append(&next, 0, NOW),
+            Err(Error::DiskFull { .. })
+        ));
+        assert_eq!(log.log_end_offset(), 2);
+        fs.faults
+            .space_left
+            .store(u64::MAX, std::sync::atomic::Ordering::SeqCst);
+        for expected in [2, 4, 6] {
+            assert_eq!(log.append(&next, 0, NOW).unwrap().first_offset, expected);
+        }
+        log.flush().unwrap();
+        log.set_high_watermark(8);
+        assert_eq!(
+            batch_offsets(&log.read(0, 1 << 20, 8).unwrap()),
+            vec![(0, 1), (2, 3), (4, 5), (6, 7)]
+        );
+        assert_eq!(batch_offsets(&log.read(5, 1 << 20, 8).unwrap())[0], (4, 5));
+    }
+
     #[test]
     fn failed_fsync_is_an_error_and_the_recovery_point_stays() {
         let dir = tempfile::tempdir().unwrap();

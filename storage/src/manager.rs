@@ -632,8 +632,8 @@ fn storage_thread(shared: &Shared, jobs: &mpsc::Receiver<Job>, syncer: &mpsc::Se
         });
         match (result, durability) {
             (Err(e), _) => {
-                // A full disk is not a failed disk: the torn bytes lie past
-                // the segment's end and the next append overwrites them.
+                // A full disk is not a failed disk: the segment cut the
+                // torn bytes off, and the next append goes on from its end.
                 if e.is_disk_failure() {
                     shared.go_offline(&e);
                 }

@@ -367,13 +367,56 @@ impl Segment {
     }
 
     /// Appends validated batches, already given their offsets, in one write.
+    ///
+    /// A failed append (a full disk, most often) leaves the segment as it
+    /// was, so that the next append goes on from the same end:
+    /// 1. the in-memory accounting (end, timestamps, index spacing) is put
+    ///    back;
+    /// 2. index entries added for these batches are dropped, files included;
+    /// 3. the bytes that reached the `.log` (a full disk tears a write) are
+    ///    cut off. Left there, a clean start, which reads headers to the end
+    ///    of the file, would count a batch that was refused, and a segment
+    ///    that rolls would keep them below the recovery point, where a start
+    ///    after a crash does not look. If the cut itself fails, the error
+    ///    says so and the directory goes offline; the next start then
+    ///    recovers the segment by its checksums.
     pub fn append(&mut self, chunk: &[u8], batches: &[BatchMeta]) -> Result<()> {
         let start = self.size;
-        self.log
+        let before = (
+            self.next_offset,
+            self.max_timestamp,
+            self.offset_of_max_timestamp,
+            self.first_batch_timestamp,
+            self.bytes_since_last_index_entry,
+            self.offset_index.len(),
+            self.time_index.len(),
+        );
+        let written = self
+            .log
             .write_all_at(chunk, start)
-            .map_err(|e| Error::io(&self.log_path, e))?;
-        for b in batches {
-            self.index_batch(start + b.offset_in_chunk as u64, b)?;
+            .map_err(|e| Error::io(&self.log_path, e))
+            .and_then(|()| {
+                batches
+                    .iter()
+                    .try_for_each(|b| self.index_batch(start + b.offset_in_chunk as u64, b))
+            });
+        if let Err(e) = written {
+            let (next, max_ts, offset_of_max, first_ts, since_entry, offsets, times) = before;
+            self.next_offset = next;
+            self.max_timestamp = max_ts;
+            self.offset_of_max_timestamp = offset_of_max;
+            self.first_batch_timestamp = first_ts;
+            self.bytes_since_last_index_entry = since_entry;
+            self.offset_index.truncate_entries(offsets)?;
+            self.time_index.truncate_entries(times)?;
+            self.log.set_len(start).map_err(|cut| Error::Io {
+                path: self.log_path.clone(),
+                source: std::io::Error::new(
+                    cut.kind(),
+                    format!("cutting a failed append ({e}) back to {start} bytes: {cut}"),
+                ),
+            })?;
+            return Err(e);
         }
         self.size = start + chunk.len() as u64;
         Ok(())
