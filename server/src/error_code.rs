@@ -74,6 +74,7 @@ pub fn storage_error_code(e: &StorageError) -> ErrorCode {
         StorageError::InvalidRecord(_) => ErrorCode::InvalidRecord,
         StorageError::InvalidTimestamp { .. } => ErrorCode::InvalidTimestamp,
         StorageError::BatchTooLarge { .. } => ErrorCode::MessageTooLarge,
+        StorageError::LargerThanSegment { .. } => ErrorCode::RecordListTooLarge,
         StorageError::OutOfOrderSequence(_) => ErrorCode::OutOfOrderSequenceNumber,
         StorageError::InvalidProducerEpoch(_) => ErrorCode::InvalidProducerEpoch,
         StorageError::Io { .. }

@@ -44,6 +44,10 @@ pub enum Error {
     InvalidProducerEpoch(String),
     #[error("batch of {size} bytes is larger than the limit of {max}")]
     BatchTooLarge { size: usize, max: usize },
+    /// The records of one append do not fit in a segment (`segment.bytes`):
+    /// Kafka's RECORD_LIST_TOO_LARGE, not MESSAGE_TOO_LARGE.
+    #[error("records of {size} bytes do not fit in a segment of {max} bytes")]
+    LargerThanSegment { size: usize, max: usize },
     #[error("log directory {path} is offline after an earlier I/O error; it takes no more writes")]
     LogDirOffline { path: PathBuf },
     #[error("{0}")]

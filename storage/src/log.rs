@@ -517,7 +517,7 @@ impl PartitionLog {
         };
         let total = last.offset_in_chunk + last.size;
         if total as u64 > self.config.segment_bytes {
-            return Err(Error::BatchTooLarge {
+            return Err(Error::LargerThanSegment {
                 size: total,
                 max: self.config.segment_bytes as usize,
             });
@@ -1057,6 +1057,25 @@ pub(crate) mod tests {
             log.append(&huge, 0, NOW),
             Err(Error::BatchTooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn records_larger_than_a_segment_are_told_apart_from_a_too_large_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(
+            dir.path(),
+            LogConfig {
+                segment_bytes: 4096,
+                ..LogConfig::default()
+            },
+        );
+        // Under max.message.bytes, over segment.bytes: RECORD_LIST_TOO_LARGE.
+        assert!(matches!(
+            log.append(&batch(1, 8 << 10, NOW), 0, NOW),
+            Err(Error::LargerThanSegment { max: 4096, .. })
+        ));
+        assert_eq!(log.log_end_offset(), 0);
+        log.append(&batch(1, 100, NOW), 0, NOW).unwrap();
     }
 
     #[test]
