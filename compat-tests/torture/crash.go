@@ -61,7 +61,7 @@ func runCrash(args []string) error {
 	fs.IntVar(&c.rate, "rate", 800, "records per second per producer (a quarter go to the retention topic)")
 	fs.IntVar(&c.minFill, "min-value", 64, "smallest random filler per record, bytes")
 	fs.IntVar(&c.maxFill, "max-value", 1200, "largest random filler per record, bytes")
-	fs.IntVar(&c.segmentBytes, "segment-bytes", 256<<10, "log.segment.bytes (the main topic and __consumer_offsets)")
+	fs.IntVar(&c.segmentBytes, "segment-bytes", 256<<10, "log.segment.bytes (the main topic; __consumer_offsets gets a quarter)")
 	fs.IntVar(&c.retSegmentBytes, "retention-segment-bytes", 64<<10, "segment.bytes of the retention topic")
 	fs.IntVar(&c.retBytes, "retention-bytes", 256<<10, "retention.bytes of the retention topic")
 	fs.IntVar(&c.retMs, "retention-ms", 5000, "retention.ms of the retention topic")
@@ -127,6 +127,9 @@ func (r *crashRun) run() error {
 	dataDir := filepath.Join(c.workDir, "data")
 	r.broker = newBroker(c.bin, dataDir, port, filepath.Join(c.workDir, "strata.log"),
 		"log.segment.bytes="+strconv.Itoa(c.segmentBytes),
+		// __consumer_offsets takes its own key (Kafka's), so commit kills
+		// land during its rolls too.
+		"offsets.topic.segment.bytes="+strconv.Itoa(c.segmentBytes/4),
 		"log.retention.check.interval.ms=100",
 		"group.initial.rebalance.delay.ms=0",
 		"auto.create.topics.enable=false",

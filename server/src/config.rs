@@ -204,6 +204,7 @@ const BROKER_KEYS: &[&str] = &[
     "offset.metadata.max.bytes",
     "offsets.retention.minutes",
     "offsets.retention.check.interval.ms",
+    "offsets.topic.segment.bytes",
     "group.consumer.heartbeat.interval.ms",
     "group.consumer.session.timeout.ms",
     "group.consumer.max.size",
@@ -817,6 +818,12 @@ pub const BROKER_KEY_TABLE: &[BrokerKey] = &[
         Some("50"),
         ConfigType::Int,
         "Partitions of __consumer_offsets, fixed when it is first created.",
+    ),
+    bk(
+        "offsets.topic.segment.bytes",
+        Some("104857600"),
+        ConfigType::Int,
+        "segment.bytes of __consumer_offsets, fixed when it is first created.",
     ),
     bk(
         "queued.max.request.bytes",

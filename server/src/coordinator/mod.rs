@@ -94,6 +94,9 @@ pub struct CoordinatorConfig {
     pub offsets_retention_ms: i64,
     /// `offsets.retention.check.interval.ms` (600000).
     pub offsets_retention_check_interval_ms: i64,
+    /// `offsets.topic.segment.bytes` (104857600): `segment.bytes` of
+    /// `__consumer_offsets` when it is created.
+    pub offsets_topic_segment_bytes: i64,
 }
 
 impl Default for CoordinatorConfig {
@@ -109,6 +112,7 @@ impl Default for CoordinatorConfig {
             consumer: consumer_group::ConsumerGroupConfig::default(),
             offsets_retention_ms: 10_080 * 60_000,
             offsets_retention_check_interval_ms: 600_000,
+            offsets_topic_segment_bytes: 104_857_600,
         }
     }
 }
@@ -164,6 +168,12 @@ impl CoordinatorConfig {
                 d.offsets_retention_check_interval_ms,
             )
             .max(1),
+            // Kafka's lower bound for segment.bytes is 14 (a batch header).
+            offsets_topic_segment_bytes: num(
+                "offsets.topic.segment.bytes",
+                d.offsets_topic_segment_bytes,
+            )
+            .clamp(14, i64::from(i32::MAX)),
         }
     }
 }
@@ -394,13 +404,14 @@ impl GroupCoordinator {
         }
         let b = broker.clone();
         let n = self.config.offsets_topic_partitions;
+        let segment_bytes = self.config.offsets_topic_segment_bytes.to_string();
         let configs: BTreeMap<String, String> = [
             ("cleanup.policy", "compact"),
             // Bounded by the coordinator's own compaction (cleanup.rs);
             // time or size retention would lose live offsets.
             ("retention.ms", "-1"),
             ("retention.bytes", "-1"),
-            ("segment.bytes", "104857600"),
+            ("segment.bytes", segment_bytes.as_str()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -1100,7 +1111,15 @@ mod tests {
             "0".to_owned(),
         );
         m.insert("group.min.session.timeout.ms".to_owned(), "x".to_owned());
+        m.insert("offsets.retention.minutes".to_owned(), "2".to_owned());
+        m.insert("offsets.topic.segment.bytes".to_owned(), "65536".to_owned());
         let c = CoordinatorConfig::from_settings(&m);
+        assert_eq!(c.offsets_retention_ms, 120_000);
+        assert_eq!(c.offsets_topic_segment_bytes, 65_536);
+        assert_eq!(
+            CoordinatorConfig::from_settings(&BTreeMap::new()).offsets_retention_ms,
+            7 * 24 * 3_600_000
+        );
         assert_eq!(c.offsets_topic_partitions, 3);
         assert_eq!(c.group.initial_rebalance_delay_ms, 0);
         assert_eq!(c.min_session_timeout_ms, 6_000);
