@@ -52,7 +52,8 @@ from support import create_topic, wait_partitions_serving  # noqa: E402
 
 BOOTSTRAP = os.environ["KAFKA_BOOTSTRAP"]
 WORK = os.environ.get("GROUPS_WORK_DIR") or os.path.join(HERE, "target", "run")
-ALL_CLIENTS = ["librdkafka", "java", "java-consumer", "franz-go", "kafkajs"]
+# The JVMs start slowest, so they go first.
+ALL_CLIENTS = ["java-consumer", "java", "librdkafka", "franz-go", "kafkajs"]
 CLIENTS = os.environ.get("GROUPS_CLIENTS", " ".join(ALL_CLIENTS)).split()
 RESTART_CMD = os.environ.get("GROUPS_RESTART_CMD", "")
 TOOL_CMD = os.environ.get("GROUPS_TOOL_CMD", "")  # runs ConsumerGroupCommand with the args appended
@@ -79,6 +80,9 @@ PROTOCOL = {kind: "consumer" if kind == "java-consumer" else "classic" for kind 
 STAGGER = float(os.environ.get("GROUPS_STAGGER_S", "2"))  # seconds between the clients' starts
 SERIAL = os.environ.get("GROUPS_SERIAL") == "1"  # one client after the other
 PARTITIONS = 6
+# Waits that include starting a member: a JVM took 31 s to start on the
+# 2-core box at load average 22.
+JOIN_S = 120
 FLUSH_S = 90  # a loaded machine (2 cores, 5 clients' JVMs) can hold a durable ack up for a while
 EXTRA = 7
 WORKER_MAX_SECONDS = 400
@@ -502,10 +506,10 @@ def phase1(kind, members):
 
     feed.start()
     m1 = new("m1")
-    wait_stable([m1], f"{kind}: m1 alone owns all {PARTITIONS} partitions", 60)
+    wait_stable([m1], f"{kind}: m1 alone owns all {PARTITIONS} partitions", JOIN_S)
     wait_progress([m1], 5)
     m2, m3 = new("m2"), new("m3")
-    wait_stable([m1, m2, m3], f"{kind}: m1, m2, m3 joined and split the partitions", 60)
+    wait_stable([m1, m2, m3], f"{kind}: m1, m2, m3 joined and split the partitions", JOIN_S)
     wait_progress([m1, m2, m3], 5)
 
     rc, out, err = tool("--describe", "--group", group, "--members")
@@ -536,10 +540,10 @@ def phase1(kind, members):
           f"exit {rc}, got {got}\n{out}\n{err[-800:]}")
 
     m2.term()
-    wait_stable([m1, m3], f"{kind}: after m2 left, m1 and m3 own all partitions", 60)
+    wait_stable([m1, m3], f"{kind}: after m2 left, m1 and m3 own all partitions", JOIN_S)
     wait_progress([m1, m3], 5)
     m4 = new("m4")
-    wait_stable([m1, m3, m4], f"{kind}: m4 joined", 60)
+    wait_stable([m1, m3, m4], f"{kind}: m4 joined", JOIN_S)
     wait_progress([m1, m3, m4], 5)
 
     lost = m3.assignment()
@@ -591,7 +595,7 @@ def phase3_resume(g, members):
     want = {(p, o) for p in range(PARTITIONS) for o in range(g["committed"][p], g["end"][p])}
     try:
         wait_for(lambda: {(e["p"], e["o"]) for e in w.consumed()} >= want or not w.alive(),
-                 f"{kind}: m5 to consume the {len(want)} records after the committed offsets", 60)
+                 f"{kind}: m5 to consume the {len(want)} records after the committed offsets", JOIN_S)
     except Fatal as e:
         check(False, f"{kind}: m5 consumed the records after the committed offsets", str(e))
     time.sleep(1.5)  # anything extra would show up now

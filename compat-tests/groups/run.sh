@@ -27,7 +27,7 @@
 #       the same ones).
 #
 # Environment:
-#   GROUPS_CLIENTS            which clients ("librdkafka java java-consumer franz-go kafkajs")
+#   GROUPS_CLIENTS            which clients ("java-consumer java librdkafka franz-go kafkajs")
 #   GROUPS_SERIAL=1           run the clients one after the other, not at the same time
 #   GROUPS_SESSION_TIMEOUT_MS session.timeout.ms of the classic members (6000)
 #   GROUPS_CONSUMER_SESSION_TIMEOUT_MS  group.consumer.session.timeout.ms of a private broker (6000)
@@ -153,7 +153,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-CLIENTS=${GROUPS_CLIENTS:-librdkafka java java-consumer franz-go kafkajs}
+CLIENTS=${GROUPS_CLIENTS:-java-consumer java librdkafka franz-go kafkajs}
 export GROUPS_CLIENTS=$CLIENTS
 has_client() { [[ " $CLIENTS " == *" $1 "* ]]; }
 # The consumer protocol's session timeout is the broker's: a private broker gets
