@@ -619,6 +619,85 @@ def phase3_resume(g, members):
           f"committed {committed}, end {g['end']}")
 
 
+def check_listing(when, groups):
+    """--list --state --type: each group Empty, with its protocol's type."""
+    rc, out, err = tool("--list", "--state", "--type")
+    # GROUP STATE TYPE
+    listed = {r.get("GROUP"): (r.get("STATE"), r.get("TYPE")) for r in table(out, "GROUP")}
+    want = {g["group"]: ("Empty", "Consumer" if PROTOCOL[g["kind"]] == "consumer" else "Classic") for g in groups}
+    got = {g: listed.get(g) for g in want}
+    check(rc == 0 and got == want, f"{when}: --list --state --type shows the groups, Empty, with their protocol's type",
+          f"exit {rc}, got {got}, want {want}\n{out}\n{err[-800:]}")
+
+
+def check_states(when, groups):
+    """--describe --state: Empty, no members; an empty consumer-protocol group
+    names the broker's default server-side assignor (uniform), a classic one
+    none ("-")."""
+    args = ["--describe", "--state"]
+    for g in groups:
+        args += ["--group", g["group"]]
+    rc, out, err = tool(*args)
+    # GROUP COORDINATOR (ID) ASSIGNMENT-STRATEGY STATE #MEMBERS, one table per group
+    rows = {r.get("GROUP"): (r.get("ASSIGNMENT-STRATEGY"), r.get("STATE"), r.get("#MEMBERS"))
+            for r in table(out, "GROUP")}
+    want = {g["group"]: ("uniform" if PROTOCOL[g["kind"]] == "consumer" else "-", "Empty", "0") for g in groups}
+    got = {g: rows.get(g) for g in want}
+    check(rc == 0 and got == want,
+          f"{when}: --describe --state shows each group Empty with 0 members (assignor uniform for the "
+          f"consumer protocol, - for classic)", f"exit {rc}, got {got}, want {want}\n{out}\n{err[-800:]}")
+
+
+# --- a consumer-protocol member alive across the broker restart -----------------------
+#
+# Kafka keeps consumer-protocol groups (members, epochs, assignments) in
+# __consumer_offsets and gives every member a fresh session when it loads
+# them, so a member that keeps heartbeating through the restart keeps its
+# partitions: no revocation, no onPartitionsLost, no rejoin. Its own topic and
+# group, so that the other groups' offsets and lag stay as phase 1 left them;
+# nothing is produced while the broker is down.
+
+
+def ride_start(kind):
+    topic = f"groups-{kind}-live-{RUN_ID}"
+    group = f"grp-{kind}-live-{RUN_ID}"
+    log(f"=== {kind}: r1 in {group} stays up while the broker restarts ===")
+    create_topic(admin(), topic, PARTITIONS)
+    feed = Feed(topic, f"{kind}-live")
+    feed.produce_per_partition(EXTRA)
+    w = Worker(kind, "r1", group, topic).start()
+    return {"kind": kind, "topic": topic, "group": group, "feed": feed, "worker": w}
+
+
+def ride_consumed_all(r, what):
+    w, feed = r["worker"], r["feed"]
+    wait_for(lambda: {(e["p"], e["o"]) for e in w.consumed()} >= set(feed.delivered) or not w.alive(),
+             f"{r['kind']}: r1 to consume {what}", JOIN_S)
+    if not w.alive():
+        raise Fatal(f"r1 exited: {w.stderr_tail()}")
+
+
+def ride_ready(r):
+    wait_stable([r["worker"]], f"{r['kind']}: r1 alone owns all {PARTITIONS} partitions of its group", JOIN_S)
+    ride_consumed_all(r, f"the {len(r['feed'].delivered)} records before the restart")
+    r["assigns"] = len([e for e in r["worker"].read() if e["ev"] == "assign"])
+
+
+def ride_finish(r):
+    kind, w, feed = r["kind"], r["worker"], r["feed"]
+    feed.produce_per_partition(EXTRA)
+    ride_consumed_all(r, f"all {len(feed.delivered)} records, {EXTRA * PARTITIONS} of them after the restart")
+    time.sleep(1.0)  # anything extra would show up now
+    changes = [e for e in w.read() if e["ev"] == "assign"][r["assigns"]:]
+    w.term()
+    check(not changes, f"{kind}: r1, alive across the restart, kept its {PARTITIONS} partitions "
+          f"(no revocation, none lost)", f"assignment changes {changes}")
+    verify_exactly_once(f"{kind} r1", feed, [w])
+    committed = committed_offsets(r["group"], r["topic"])
+    check(committed == feed.ends(), f"{kind}: r1's committed offsets == log end offsets",
+          f"committed {committed}, end {feed.ends()}")
+
+
 def restart_broker():
     if not RESTART_CMD:
         raise Fatal("GROUPS_RESTART_CMD is not set: cannot restart the broker")
@@ -693,18 +772,25 @@ def main():
         if not groups:
             raise Fatal("no group got through phase 1")
 
+        rides = []  # started now so that the JVM starts while the tool runs
+        for kind in (k for k in CLIENTS if PROTOCOL[k] == "consumer"):
+            try:
+                rides.append(ride_start(kind))
+            except Fatal as e:
+                check(False, f"{kind}: r1 across the restart", str(e))
+
         log("=== kafka-consumer-groups ===")
-        rc, out, err = tool("--list", "--state", "--type")
-        # GROUP STATE TYPE
-        listed = {r.get("GROUP"): (r.get("STATE"), r.get("TYPE")) for r in table(out, "GROUP")}
-        want = {g["group"]: ("Empty", "Consumer" if PROTOCOL[g["kind"]] == "consumer" else "Classic")
-                for g in groups}
-        got = {g: listed.get(g) for g in want}
-        check(rc == 0 and got == want, "--list --state --type shows the groups, Empty, with their protocol's type",
-              f"exit {rc}, got {got}, want {want}\n{out}\n{err[-800:]}")
+        check_listing("before restart", groups)
+        check_states("before restart", groups)
         expect = {g["group"]: (g["topic"], g["committed"], g["end"]) for g in groups}
         check_describe("before restart", expect)
 
+        for r in list(rides):
+            try:
+                ride_ready(r)
+            except Fatal as e:
+                check(False, f"{r['kind']}: r1 across the restart", str(e))
+                rides.remove(r)
         if os.environ.get("GROUPS_NO_RESTART") == "1":
             log("GROUPS_NO_RESTART=1: not restarting the broker")
         else:
@@ -712,10 +798,13 @@ def main():
             for g in groups:
                 wait_partitions_serving(g["topic"], PARTITIONS)
             check_describe("after restart", expect)
-            rc, out, err = tool("--list")
-            listed = set(out.split())
-            check(rc == 0 and all(g["group"] in listed for g in groups), "after restart: --list shows the groups",
-                  f"exit {rc}\n{out}\n{err[-800:]}")
+            check_listing("after restart", groups)
+            check_states("after restart", groups)
+        for r in rides:
+            try:
+                ride_finish(r)
+            except Fatal as e:
+                check(False, f"{r['kind']}: r1 across the restart", str(e))
         for_each_client(groups, phase3_resume, "resume")
         check_describe("after resuming", {g["group"]: (g["topic"], g["end"], g["end"]) for g in groups})
     except Fatal as e:
