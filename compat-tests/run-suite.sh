@@ -24,8 +24,14 @@
 #   PYTHON                interpreter that makes the venv (python3)
 #   COMPAT_SUITES         which suites to run, in order (python java kcat go node groups);
 #                         each one but python is compat-tests/NAME/run.sh
+#
+# Both targets get group.consumer.session.timeout.ms=6000 and
+# group.consumer.heartbeat.interval.ms=1000 (Kafka: 45000 and 5000; for Kafka
+# also the .min. bounds, which must not be above them), so that the groups
+# suite sees a SIGKILLed consumer-protocol member go within seconds.
 set -euo pipefail
 SUITES=${COMPAT_SUITES:-python java kcat go node groups}
+CONSUMER_GROUP_SETTINGS=(group.consumer.session.timeout.ms=6000 group.consumer.heartbeat.interval.ms=1000)
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
@@ -83,6 +89,11 @@ start_kafka() {
     KAFKA_CONTROLLER_PORT=$(free_port "${KAFKA_CONTROLLER_PORT:-19093}")
     export KAFKA_CONTROLLER_PORT
     STOP_TARGET=stop_kafka
+    KAFKA_EXTRA_CONFIG="${KAFKA_EXTRA_CONFIG:+$KAFKA_EXTRA_CONFIG
+}group.consumer.min.session.timeout.ms=6000
+group.consumer.min.heartbeat.interval.ms=1000
+$(printf '%s\n' "${CONSUMER_GROUP_SETTINGS[@]}")"
+    export KAFKA_EXTRA_CONFIG
     KAFKA_CLEAN=1 "$KAFKA_SH" start || die "Kafka did not start"
     BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 }
@@ -114,6 +125,7 @@ start_strata() {
     STOP_TARGET=stop_strata
     log "starting $bin on 127.0.0.1:$port (data dir $STRATA_DATA, log $STRATA_LOG)"
     "$bin" serve --data-dir "$STRATA_DATA" --set "listeners=PLAINTEXT://127.0.0.1:$port" \
+        "${CONSUMER_GROUP_SETTINGS[@]/#/--set=}" \
         >"$STRATA_LOG" 2>&1 </dev/null &
     STRATA_PID=$!
 

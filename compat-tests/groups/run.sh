@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Consumer groups end to end (librdkafka and the Java client, classic
-# protocol): members join, leave and are SIGKILLed while records flow; every
+# Consumer groups end to end (librdkafka, the Java client with the classic
+# and the consumer protocol, franz-go, KafkaJS; at the same time, each in its
+# own group): members join, leave and are SIGKILLed while records flow; every
 # record is consumed exactly once; kafka-consumer-groups lists and describes
 # the groups with their lag; after a broker restart a new member resumes at
 # the committed offsets. See README.md and groups_test.py.
@@ -19,13 +20,22 @@
 #       start a private broker for the run and stop it afterwards: Kafka 4.4.0
 #       via apache-kafka.sh with its own KAFKA_HOME (KAFKA_CLEAN=1) on free
 #       ports, or target/debug/strata (cargo build -p strata-server, or
-#       STRATA_BIN) on a fresh data dir and a free port.
+#       STRATA_BIN) on a fresh data dir and a free port. Either gets
+#       group.consumer.session.timeout.ms and group.consumer.heartbeat.interval.ms
+#       (and, for Kafka, the .min. bounds) from GROUPS_CONSUMER_*; a given
+#       broker's own values are read with DescribeConfigs (run-suite.sh sets
+#       the same ones).
 #
 # Environment:
-#   GROUPS_CLIENTS            which clients ("librdkafka java")
-#   GROUPS_SESSION_TIMEOUT_MS session.timeout.ms of the members (6000)
-#   GROUPS_RATE               records/s produced while members change (60)
+#   GROUPS_CLIENTS            which clients ("java-consumer java librdkafka franz-go kafkajs")
+#   GROUPS_SERIAL=1           run the clients one after the other, not at the same time
+#   GROUPS_SESSION_TIMEOUT_MS session.timeout.ms of the classic members (6000)
+#   GROUPS_CONSUMER_SESSION_TIMEOUT_MS  group.consumer.session.timeout.ms of a private broker (6000)
+#   GROUPS_CONSUMER_HEARTBEAT_MS        group.consumer.heartbeat.interval.ms of a private broker (1000)
+#   GROUPS_RATE               records/s produced per client while members change (20)
 #   GROUPS_JAVA_ASSIGNOR      cooperative-sticky | range | roundrobin (cooperative-sticky)
+#   GROUPS_JAVA_CONSUMER_ASSIGNOR  uniform | range: the server-side assignor (uniform)
+#   GROUPS_FRANZ_BALANCER     cooperative-sticky | sticky | range | roundrobin (cooperative-sticky)
 #   GROUPS_LIBRDKAFKA_ASSIGNOR range | roundrobin | cooperative-sticky (range)
 #   GROUPS_RESTART_CMD        shell command that restarts the broker
 #   GROUPS_STRATA_RESTART_SIGNAL  how a strata restart stops the process (TERM; KILL for kill -9)
@@ -33,8 +43,11 @@
 #   GROUPS_TIMEOUT            seconds for the whole test (480)
 #   PYTHON_COMPAT             interpreter with confluent-kafka (<repo>/.venv-compat/bin/python)
 #
-# Needs: the venv run-suite.sh makes (confluent-kafka), java 17+, and Kafka's
-# jars in <repo>/.kafka/lib (apache-kafka.sh fetch; Maven only the first time).
+# Needs: the venv run-suite.sh makes (confluent-kafka), java 17+, Kafka's
+# jars in <repo>/.kafka/lib (apache-kafka.sh fetch; Maven only the first time),
+# Go (the version compat-tests/groups/go/go.mod names; franz-go from the module
+# proxy or cache), Node.js 20+ and npm (KafkaJS from compat-tests/node's
+# package-lock.json). A missing one fails the run, saying what to install.
 # Logs: compat-tests/groups/target/run-*/ (each member's JSON lines and stderr).
 set -euo pipefail
 
@@ -140,6 +153,14 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+CLIENTS=${GROUPS_CLIENTS:-java-consumer java librdkafka franz-go kafkajs}
+export GROUPS_CLIENTS=$CLIENTS
+has_client() { [[ " $CLIENTS " == *" $1 "* ]]; }
+# The consumer protocol's session timeout is the broker's: a private broker gets
+# short ones, so that a SIGKILLed member is noticed in seconds (Kafka: 45 s).
+CONSUMER_SESSION_MS=${GROUPS_CONSUMER_SESSION_TIMEOUT_MS:-6000}
+CONSUMER_HEARTBEAT_MS=${GROUPS_CONSUMER_HEARTBEAT_MS:-1000}
+
 case "${1:-}" in
     kafka)
         command -v java >/dev/null || die "java not found"
@@ -148,6 +169,13 @@ case "${1:-}" in
         export KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$(free_port)}
         export KAFKA_ADVERTISED_PORT=$KAFKA_PORT
         OWN=kafka
+        # Kafka checks min <= value for both (and heartbeat < session).
+        KAFKA_EXTRA_CONFIG="${KAFKA_EXTRA_CONFIG:+$KAFKA_EXTRA_CONFIG
+}group.consumer.min.session.timeout.ms=$CONSUMER_SESSION_MS
+group.consumer.session.timeout.ms=$CONSUMER_SESSION_MS
+group.consumer.min.heartbeat.interval.ms=$CONSUMER_HEARTBEAT_MS
+group.consumer.heartbeat.interval.ms=$CONSUMER_HEARTBEAT_MS"
+        export KAFKA_EXTRA_CONFIG
         KAFKA_CLEAN=1 "$KAFKA_SH" start || die "Kafka did not start"
         export KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
         GROUPS_RESTART_CMD=${GROUPS_RESTART_CMD:-"KAFKA_CLEAN=0 $(printf %q "$KAFKA_SH") restart"}
@@ -165,6 +193,8 @@ case "${1:-}" in
         OWN=strata
         OWN_STRATA_PIDFILE="$RUN_DIR/strata.pid"
         "$bin" serve --data-dir "$STRATA_DATA" --set "listeners=PLAINTEXT://127.0.0.1:$port" \
+            --set "group.consumer.session.timeout.ms=$CONSUMER_SESSION_MS" \
+            --set "group.consumer.heartbeat.interval.ms=$CONSUMER_HEARTBEAT_MS" \
             >"$RUN_DIR/strata.log" 2>&1 </dev/null &
         echo $! >"$OWN_STRATA_PIDFILE"
         deadline=$((SECONDS + 60))
@@ -201,7 +231,7 @@ log "broker $KAFKA_BOOTSTRAP; restart with: ${GROUPS_RESTART_CMD:-<none>}"
 
 # --- the Java member, compiled against Kafka's kafka-clients jar ------------------
 
-if [[ " ${GROUPS_CLIENTS:-librdkafka java} " == *" java "* ]]; then
+if has_client java || has_client java-consumer; then
     command -v javac >/dev/null || die "javac not found (needs a JDK 17+)"
     cp=$("$KAFKA_SH" classpath | tail -n 1) || die "apache-kafka.sh classpath failed"
     classes="$TARGET_DIR/classes"
@@ -225,6 +255,43 @@ EOF
     GROUPS_JAVA_CMD+=" -Dlog4j2.configurationFile=$(printf %q "$TARGET_DIR/worker-log4j2.properties")"
     GROUPS_JAVA_CMD+=" -cp $(printf %q "$classes:$cp") GroupWorker"
     export GROUPS_JAVA_CMD
+fi
+
+# --- the franz-go member, built with the installed Go --------------------------------
+
+if has_client franz-go; then
+    command -v go >/dev/null 2>&1 \
+        || die "no 'go' on PATH: install Go (https://go.dev/dl/; the version in $SUITE/go/go.mod or newer)"
+    export GOTOOLCHAIN=local # never fetch another toolchain behind the user's back
+    need=$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$SUITE/go/go.mod")
+    have=$(go env GOVERSION | sed 's/^go//')
+    [[ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n1)" == "$need" ]] \
+        || die "$SUITE/go/go.mod needs Go $need but 'go' is $have: install Go $need or newer (https://go.dev/dl/)"
+    franz="$TARGET_DIR/franz-worker"
+    if [[ ! -x $franz || -n $(find "$SUITE/go" -newer "$franz" -type f 2>/dev/null) ]]; then
+        log "go build franz-worker"
+        (cd "$SUITE/go" && GOFLAGS=${GOFLAGS:--mod=mod} go build -o "$franz" .) \
+            || die "go build in $SUITE/go failed: franz-go (pinned in go.mod/go.sum) must come from the Go module proxy ($(go env GOPROXY)) or the module cache"
+    fi
+    export GROUPS_FRANZ_CMD=$(printf %q "$franz")
+fi
+
+# --- the KafkaJS member: KafkaJS from compat-tests/node ------------------------------
+
+if has_client kafkajs; then
+    command -v node >/dev/null 2>&1 || die "no 'node' on PATH: install Node.js 20 or newer (https://nodejs.org/)"
+    command -v npm >/dev/null 2>&1 || die "no 'npm' on PATH: install npm (it ships with Node.js from nodejs.org)"
+    major=$(node -p 'process.versions.node.split(".")[0]')
+    ((major >= 20)) || die "node is $(node --version); the KafkaJS member needs Node.js 20 or newer"
+    nodedir="$REPO/compat-tests/node"
+    if [[ ! -f $nodedir/node_modules/kafkajs/package.json || $nodedir/package-lock.json -nt $nodedir/node_modules/.package-lock.json ]]; then
+        log "npm ci in compat-tests/node (KafkaJS)"
+        (cd "$nodedir" && npm ci --no-audit --no-fund --loglevel=error) >"$RUN_DIR/npm-ci.log" 2>&1 || {
+            tail -n 20 "$RUN_DIR/npm-ci.log" >&2
+            die "npm ci in $nodedir failed: kafkajs (pinned in its package-lock.json) must come from the npm registry ($(npm config get registry)) or npm's cache"
+        }
+    fi
+    export GROUPS_KAFKAJS_CMD="node $(printf %q "$SUITE/node/worker.mjs")"
 fi
 
 export GROUPS_TOOL_CMD="$(printf %q "$KAFKA_SH") run-class org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"

@@ -1,13 +1,20 @@
-// One member of a consumer group (the Java client, classic protocol), run as
-// its own OS process by groups_test.py; the Java twin of worker.py, with the
-// same JSON-lines log (see there): P before the synchronous commit of
-// offset+1, C only after it succeeded, a failed commit rewinds the partition.
+// One member of a consumer group (the Java client, classic or consumer
+// protocol), run as its own OS process by groups_test.py; the Java twin of
+// worker.py, with the same JSON-lines log (see there): P before the
+// synchronous commit of offset+1, C only after it succeeded, a failed commit
+// rewinds the partition.
 //
 // Compiled by run.sh with javac against kafka-clients from Kafka's jars
 // (compat-tests/apache-kafka.sh fetch), so no Maven build is needed.
 //
 // Usage: java -cp CLASSES:KAFKA_LIB/* GroupWorker BOOTSTRAP GROUP TOPIC ID LOG
-//            SESSION_TIMEOUT_MS HEARTBEAT_MS ASSIGNOR MAX_SECONDS
+//            SESSION_TIMEOUT_MS HEARTBEAT_MS ASSIGNOR MAX_SECONDS [PROTOCOL]
+// PROTOCOL: classic (default) or consumer (KIP-848). With consumer the
+// session timeout and heartbeat interval are the broker's
+// (group.consumer.session.timeout.ms, group.consumer.heartbeat.interval.ms),
+// so SESSION_TIMEOUT_MS and HEARTBEAT_MS are not used, and ASSIGNOR names
+// the server-side assignor (group.remote.assignor; "uniform" is Kafka's
+// default and is then left unset).
 // SIGTERM: finish the current record, close() (LeaveGroup), exit 0. Stops by
 // itself after MAX_SECONDS or when its parent process is gone.
 import java.io.FileOutputStream;
@@ -59,21 +66,30 @@ public class GroupWorker {
         int sessionMs = Integer.parseInt(a[5]), heartbeatMs = Integer.parseInt(a[6]);
         String assignor = a[7];
         long maxMs = (long) (Double.parseDouble(a[8]) * 1000);
+        String protocol = a.length > 9 ? a[9] : "classic";
         out = new FileOutputStream(log, true);
 
         Properties props = new Properties();
         props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         props.put(ConsumerConfig.GROUP_ID_CONFIG, group);
         props.put(ConsumerConfig.CLIENT_ID_CONFIG, id);
-        props.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "classic");
+        props.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, protocol);
         props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-        props.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, Integer.toString(sessionMs));
-        props.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, Integer.toString(heartbeatMs));
-        props.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG,
-                assignor.equals("cooperative-sticky") ? CooperativeStickyAssignor.class.getName()
-                        : assignor.equals("roundrobin") ? RoundRobinAssignor.class.getName()
-                        : RangeAssignor.class.getName());
+        // A member gives up partitions only between polls, and each record
+        // costs a synchronous commit: a full 500-record batch would hold a
+        // rebalance up for seconds.
+        props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "50");
+        if (protocol.equals("classic")) {
+            props.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, Integer.toString(sessionMs));
+            props.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, Integer.toString(heartbeatMs));
+            props.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG,
+                    assignor.equals("cooperative-sticky") ? CooperativeStickyAssignor.class.getName()
+                            : assignor.equals("roundrobin") ? RoundRobinAssignor.class.getName()
+                            : RangeAssignor.class.getName());
+        } else if (!assignor.equals("uniform")) {
+            props.put(ConsumerConfig.GROUP_REMOTE_ASSIGNOR_CONFIG, assignor);
+        }
         props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
 
