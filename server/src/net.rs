@@ -149,7 +149,8 @@ async fn requests(
     pending: &mut VecDeque<Pending>,
 ) -> End {
     let limit = broker.config.socket_request_max_bytes;
-    let mut received = BytesMut::with_capacity(64 * 1024);
+    let mut received = BytesMut::with_capacity(READ_BUFFER_MIN);
+    let mut last_frame = 0;
     loop {
         // Held from the moment a frame's size is known until its request is
         // answered: queued.max.request.bytes bounds the request bytes all
@@ -166,6 +167,7 @@ async fn requests(
                             Err(end) => return end,
                         }
                     }
+                    last_frame = frame.len();
                     break frame;
                 }
                 Ok(None) => {}
@@ -181,6 +183,7 @@ async fn requests(
                     Err(end) => return end,
                 }
             }
+            make_room(&mut received, size, last_frame);
             let idle = broker.config.connections_max_idle;
             tokio::select! {
                 // Answers first: they free memory and in-flight slots.
@@ -310,6 +313,34 @@ async fn requests(
         // The request is answered: its bytes may go to another.
         drop(memory_permit);
     }
+}
+
+/// A connection's read buffer: at least this, ...
+const READ_BUFFER_MIN: usize = 64 * 1024;
+/// ...and at most this, unless one frame needs more.
+const READ_BUFFER_MAX: usize = 1 << 20;
+/// Free space below which a read is not worth making.
+const READ_MIN: usize = 16 * 1024;
+
+/// Makes room in `received` for the next read. Frames are cut from it
+/// without copying and live on while their appends wait for the disk, so a
+/// full buffer is replaced, not reused, and the partial frame at its end is
+/// copied over. Sized for about eight frames like the last one, that copy
+/// happens once per several frames instead of about once per frame (and
+/// never copies the frames already cut, as growing the buffer in place
+/// would).
+fn make_room(received: &mut BytesMut, frame_size: Option<usize>, last_frame: usize) {
+    let rest_of_frame = frame_size.map_or(0, |size| {
+        (frame::SIZE_PREFIX_LEN + size).saturating_sub(received.len())
+    });
+    let spare = received.capacity() - received.len();
+    if spare >= rest_of_frame.max(READ_MIN) {
+        return;
+    }
+    let size = (8 * last_frame).clamp(READ_BUFFER_MIN, READ_BUFFER_MAX);
+    let mut fresh = BytesMut::with_capacity(size.max(received.len() + rest_of_frame));
+    fresh.extend_from_slice(received);
+    *received = fresh;
 }
 
 /// This frame's share of queued.max.request.bytes (`None`: unbounded). When
