@@ -352,6 +352,14 @@ strata_max=$("$BIN/bench-report" median "$RESULTS" strata max-1k produced.msg_pe
 rate_note=$(awk -v r="$RATE" -v m="$strata_max" 'BEGIN {
     if (m > 0) printf "%d msg/s, %.0f%% of Strata'"'"'s median max-1k rate (%d msg/s)", r, 100 * r / m, m
     else printf "%d msg/s", r }')
+# The commit measured, and whether the tree differs from it. Found before
+# the report is opened (which empties it) and without the report itself,
+# which every run rewrites: otherwise every report says it has changes.
+commit="$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+not_code=()
+[[ $OUT == "$REPO"/* ]] && not_code=(":(exclude)${OUT#"$REPO"/}")
+(cd "$REPO" && git diff --quiet HEAD -- . "${not_code[@]}" 2>/dev/null) \
+    || commit+=" (with uncommitted changes)"
 {
     echo "# Benchmarks: Strata beside Apache Kafka 4.4.0"
     echo
@@ -359,7 +367,7 @@ rate_note=$(awk -v r="$RATE" -v m="$strata_max" 'BEGIN {
     echo
     echo "- Command: \`$COMMAND\` ($REPEATS repeat(s), ${DURATION} s measured after ${WARMUP} s warm-up per run, catch-up of ${CATCHUP_MIB} MiB)"
     echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'), took ${elapsed} s"
-    echo "- Commit: $(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$REPO" && git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
+    echo "- Commit: $commit"
     echo "- Machine: $(nproc) CPUs ($cpu_model), $mem_total memory, kernel $(uname -r)"
     echo "- Disk of the data dirs: $disk_dev ($disk_fs, rotational=$rotational)"
     echo "- Load average at start (1, 5, 15 min): $LOAD_AT_START; at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -72,6 +72,46 @@ pub enum Outcome {
     Close,
 }
 
+/// A Produce request with acks 1 or -1 whose appends are queued: its
+/// answer comes when they are acknowledged.
+pub type PendingProduce = std::pin::Pin<Box<dyn Future<Output = Response> + Send>>;
+
+/// What became of a Produce request handed to storage.
+pub enum Submitted {
+    /// The answer, when every append is acknowledged.
+    Pending(PendingProduce),
+    /// Nothing to wait for (acks=0): `NoResponse` or `Close`.
+    Done(Outcome),
+}
+
+impl std::fmt::Debug for Submitted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Submitted::Pending(_) => f.write_str("Pending"),
+            Submitted::Done(outcome) => f.debug_tuple("Done").field(outcome).finish(),
+        }
+    }
+}
+
+/// Produce, split in two: the appends are on their storage threads' queues
+/// (in request order) when this returns, so the connection can read its
+/// next request while they wait for the disk.
+pub async fn submit_produce(
+    broker: &Arc<Broker>,
+    version: i16,
+    request: strata_protocol::messages::ProduceRequest,
+) -> Submitted {
+    match handlers::produce::submit(broker, version, request).await {
+        handlers::produce::Submitted::Waiting(acks) => {
+            Submitted::Pending(Box::pin(
+                async move { Response::Produce(acks.response().await) },
+            ))
+        }
+        handlers::produce::Submitted::Nothing => Submitted::Done(Outcome::NoResponse),
+        handlers::produce::Submitted::CloseConnection => Submitted::Done(Outcome::Close),
+    }
+}
+
 /// `peer` is the client's address, as group descriptions show it.
 pub async fn dispatch(
     broker: &Arc<Broker>,

@@ -8,7 +8,8 @@
 //!   its appends are serialized without contention on a hot lock.
 //! - One syncer per log directory runs fdatasync rounds: it takes every
 //!   partition with unsynced appends, syncs their files (without holding
-//!   the partitions' locks, so appends go on), then advances their recovery
+//!   the partitions' locks, so appends go on; up to 16 at once, with helper
+//!   threads started beside it), then advances their recovery
 //!   point and high watermark and answers the appends waiting on them. While
 //!   a round is on the disk, new appends queue for the next one: this is
 //!   group commit, one fsync round for many appends across partitions.
@@ -268,12 +269,23 @@ impl LogManager {
             );
             workers.push(tx);
         }
+        let (helper_tx, helper_rx) = mpsc::channel();
+        let helper_rx = Arc::new(Mutex::new(helper_rx));
+        for i in 1..PARALLEL_SYNCS {
+            let jobs = helper_rx.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("strata-fsync-{i}"))
+                    .spawn(move || sync_helper(&jobs))
+                    .map_err(|e| Error::io(dir, e))?,
+            );
+        }
         {
             let shared = shared.clone();
             threads.push(
                 std::thread::Builder::new()
                     .name("strata-syncer".into())
-                    .spawn(move || syncer_thread(&shared, &sync_rx))
+                    .spawn(move || syncer_thread(&shared, &sync_rx, &helper_tx))
                     .map_err(|e| Error::io(dir, e))?,
             );
         }
@@ -672,7 +684,11 @@ fn storage_thread(shared: &Shared, jobs: &mpsc::Receiver<Job>, syncer: &mpsc::Se
     }
 }
 
-fn syncer_thread(shared: &Shared, requests: &mpsc::Receiver<SyncMsg>) {
+fn syncer_thread(
+    shared: &Shared,
+    requests: &mpsc::Receiver<SyncMsg>,
+    helpers: &mpsc::Sender<SyncJob>,
+) {
     let mut stop = false;
     while !stop {
         let first = match requests.recv() {
@@ -691,7 +707,7 @@ fn syncer_thread(shared: &Shared, requests: &mpsc::Receiver<SyncMsg>) {
                 Err(_) => break,
             }
         }
-        sync_round(shared, round);
+        sync_round(shared, helpers, round);
     }
 }
 
@@ -700,47 +716,89 @@ fn syncer_thread(shared: &Shared, requests: &mpsc::Receiver<SyncMsg>) {
 /// partitions costs little more than one over a single partition.
 const PARALLEL_SYNCS: usize = 16;
 
-/// Syncs every file (and directory) of a round, several at a time; the
-/// first failure, if any.
-fn sync_files(shared: &Shared, plan: &[(Arc<Partition>, Vec<Waiter>, Unflushed)]) -> Option<Error> {
-    let mut work: Vec<Box<dyn FnOnce() -> Option<Error> + Send + '_>> = Vec::new();
-    for (_, _, unflushed) in plan {
-        for (path, file) in &unflushed.files {
-            work.push(Box::new(move || {
-                file.sync_data().err().map(|e| Error::io(path, e))
-            }));
-        }
-        if let Some(dir) = &unflushed.dir {
-            work.push(Box::new(move || {
-                shared.fs.sync_dir(dir).err().map(|e| Error::io(dir, e))
-            }));
-        }
-    }
-    if work.len() <= 1 {
-        return work.into_iter().find_map(|w| w());
-    }
-    let queue = Mutex::new(work);
-    let first_error: Mutex<Option<Error>> = Mutex::new(None);
-    std::thread::scope(|scope| {
-        let threads = PARALLEL_SYNCS.min(queue.lock().map_or(1, |q| q.len()));
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let next = queue.lock().ok().and_then(|mut q| q.pop());
-                    let Some(job) = next else { break };
-                    if let Some(e) = job() {
-                        if let Ok(mut slot) = first_error.lock() {
-                            slot.get_or_insert(e);
-                        }
-                    }
-                }
-            });
-        }
-    });
-    first_error.into_inner().unwrap_or_else(|p| p.into_inner())
+/// One file (or directory) to sync for a round; the answer goes to `done`.
+struct SyncJob {
+    target: SyncTarget,
+    done: mpsc::Sender<Option<Error>>,
 }
 
-fn sync_round(shared: &Shared, round: Vec<SyncRequest>) {
+enum SyncTarget {
+    File(PathBuf, Arc<dyn crate::fs::File>),
+    Dir(Arc<dyn Fs>, PathBuf),
+}
+
+impl SyncTarget {
+    fn sync(&self) -> Option<Error> {
+        match self {
+            SyncTarget::File(path, file) => file.sync_data().err().map(|e| Error::io(path, e)),
+            SyncTarget::Dir(fs, dir) => fs.sync_dir(dir).err().map(|e| Error::io(dir, e)),
+        }
+    }
+}
+
+/// The threads that run a round's syncs beside the syncer's own, started
+/// once: a thread started per round costs more CPU than the rest of the
+/// round's bookkeeping. They stop when the syncer drops its sender.
+fn sync_helper(jobs: &Mutex<mpsc::Receiver<SyncJob>>) {
+    loop {
+        // The lock is held only while taking a job, never during the sync.
+        let job = match jobs.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = job else { return };
+        let _ = job.done.send(job.target.sync());
+    }
+}
+
+/// Syncs every file (and directory) of a round, several at a time on the
+/// helpers while the syncer does one itself; the first failure, if any.
+fn sync_files(
+    shared: &Shared,
+    helpers: &mpsc::Sender<SyncJob>,
+    plan: &[(Arc<Partition>, Vec<Waiter>, Unflushed)],
+) -> Option<Error> {
+    let mut targets = Vec::new();
+    for (_, _, unflushed) in plan {
+        for (path, file) in &unflushed.files {
+            targets.push(SyncTarget::File(path.clone(), file.clone()));
+        }
+        if let Some(dir) = &unflushed.dir {
+            targets.push(SyncTarget::Dir(shared.fs.clone(), dir.clone()));
+        }
+    }
+    let own = targets.pop()?;
+    let (done, results) = mpsc::channel();
+    let mut handed = 0;
+    for target in targets {
+        match helpers.send(SyncJob {
+            target,
+            done: done.clone(),
+        }) {
+            Ok(()) => handed += 1,
+            // No helper left (they never stop before the syncer): do it here.
+            Err(mpsc::SendError(job)) => {
+                let _ = done.send(job.target.sync());
+                handed += 1;
+            }
+        }
+    }
+    let mut first_error = own.sync();
+    for _ in 0..handed {
+        // A helper that died mid-job drops its sender: count it as failed.
+        let result = results.recv().unwrap_or_else(|_| {
+            Some(Error::LogDirOffline {
+                path: shared.dir.clone(),
+            })
+        });
+        if first_error.is_none() {
+            first_error = result;
+        }
+    }
+    first_error
+}
+
+fn sync_round(shared: &Shared, helpers: &mpsc::Sender<SyncJob>, round: Vec<SyncRequest>) {
     shared.sync_rounds.fetch_add(1, Ordering::Relaxed);
     let mut by_partition: HashMap<TopicPartition, (Arc<Partition>, Vec<Waiter>)> = HashMap::new();
     for r in round {
@@ -769,7 +827,7 @@ fn sync_round(shared: &Shared, round: Vec<SyncRequest>) {
         });
     }
     if failed.is_none() {
-        failed = sync_files(shared, &plan);
+        failed = sync_files(shared, helpers, &plan);
     }
     if let Some(e) = failed {
         // Never retry an fsync: the page cache may already have dropped the

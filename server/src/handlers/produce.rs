@@ -21,6 +21,9 @@ use strata_protocol::messages::produce::response::{
 };
 use strata_protocol::messages::{ProduceRequest, ProduceResponse};
 use strata_storage::checkpoint::TopicPartition;
+use strata_storage::log::AppendInfo;
+
+use tokio::sync::oneshot;
 
 use crate::broker::{Broker, now_ms};
 use crate::error_code::{ErrorCode, storage_error_code};
@@ -45,7 +48,42 @@ pub enum Answer {
     CloseConnection,
 }
 
+/// A request whose appends are on their storage threads' queues.
+#[derive(Debug)]
+pub enum Submitted {
+    /// acks 1 or -1: the response, once every append is acknowledged.
+    Waiting(Acks),
+    Nothing,
+    CloseConnection,
+}
+
+/// The appends of one request, waiting to be acknowledged.
+#[derive(Debug)]
+pub struct Acks {
+    /// Placeholders where `pending` answers.
+    topics: Vec<TopicProduceResponse>,
+    /// (topic, partition response, partition index, answer).
+    pending: Vec<(
+        usize,
+        usize,
+        i32,
+        oneshot::Receiver<strata_storage::Result<AppendInfo>>,
+    )>,
+}
+
 pub async fn handle(broker: &Arc<Broker>, version: i16, request: ProduceRequest) -> Answer {
+    match submit(broker, version, request).await {
+        Submitted::Waiting(acks) => Answer::Respond(acks.response().await),
+        Submitted::Nothing => Answer::Nothing,
+        Submitted::CloseConnection => Answer::CloseConnection,
+    }
+}
+
+/// Validates the request and hands each partition's batches to its storage
+/// thread, in request order, before returning: a connection may read its
+/// next request while these wait for the disk, and the next one's appends
+/// still queue behind these.
+pub async fn submit(broker: &Arc<Broker>, version: i16, request: ProduceRequest) -> Submitted {
     let acks_valid = matches!(request.acks, -1..=1);
     let mut topics = Vec::new();
     let mut pending = Vec::new();
@@ -129,35 +167,46 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, request: ProduceRequest)
             });
         // The appends go on; nobody waits for them.
         return if refused {
-            Answer::CloseConnection
+            Submitted::CloseConnection
         } else {
-            Answer::Nothing
+            Submitted::Nothing
         };
     }
-    for (t, i, index, rx) in pending {
-        let response = match rx.await {
-            Ok(Ok(info)) => PartitionProduceResponse {
-                index,
-                error_code: ErrorCode::None.code(),
-                base_offset: info.first_offset,
-                log_append_time_ms: info.log_append_time,
-                log_start_offset: info.log_start_offset,
-                ..PartitionProduceResponse::default()
-            },
-            Ok(Err(e)) => {
-                tracing::debug!(partition = index, error = %e, "produce refused");
-                failed(index, storage_error_code(&e), Some(e.to_string()))
-            }
-            Err(_) => failed(
-                index,
-                ErrorCode::KafkaStorageError,
-                Some("the storage thread stopped".into()),
-            ),
-        };
-        topics[t].partition_responses[i] = response;
+    Submitted::Waiting(Acks { topics, pending })
+}
+
+impl Acks {
+    /// The response, once every append of the request is acknowledged.
+    pub async fn response(self) -> ProduceResponse {
+        let Acks {
+            mut topics,
+            pending,
+        } = self;
+        for (t, i, index, rx) in pending {
+            let response = match rx.await {
+                Ok(Ok(info)) => PartitionProduceResponse {
+                    index,
+                    error_code: ErrorCode::None.code(),
+                    base_offset: info.first_offset,
+                    log_append_time_ms: info.log_append_time,
+                    log_start_offset: info.log_start_offset,
+                    ..PartitionProduceResponse::default()
+                },
+                Ok(Err(e)) => {
+                    tracing::debug!(partition = index, error = %e, "produce refused");
+                    failed(index, storage_error_code(&e), Some(e.to_string()))
+                }
+                Err(_) => failed(
+                    index,
+                    ErrorCode::KafkaStorageError,
+                    Some("the storage thread stopped".into()),
+                ),
+            };
+            topics[t].partition_responses[i] = response;
+        }
+        ProduceResponse {
+            responses: topics,
+            ..ProduceResponse::default()
+        }
     }
-    Answer::Respond(ProduceResponse {
-        responses: topics,
-        ..ProduceResponse::default()
-    })
 }
