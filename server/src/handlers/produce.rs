@@ -7,12 +7,15 @@
 //! disk. Batches are stored as sent, but for the base offset and leader
 //! epoch the broker sets.
 //! UNKNOWN_TOPIC_OR_PARTITION / UNKNOWN_TOPIC_ID (v13 names topics by id),
-//! CORRUPT_MESSAGE (bad CRC, torn batch, old magic), MESSAGE_TOO_LARGE,
+//! CORRUPT_MESSAGE (bad CRC, torn batch, old magic), MESSAGE_TOO_LARGE
+//! (over max.message.bytes), RECORD_LIST_TOO_LARGE (over segment.bytes),
 //! INVALID_TIMESTAMP, INVALID_RECORD (control batches from a client),
 //! INVALID_REQUIRED_ACKS, INVALID_TOPIC_EXCEPTION (internal topics such as
 //! `__consumer_offsets` take no client writes), KAFKA_STORAGE_ERROR (the log dir is offline or
 //! the disk is full).
-//! Not yet: idempotent and transactional producers (no InitProducerId).
+//! Idempotent producers: sequences are checked per partition by storage
+//! (OUT_OF_ORDER_SEQUENCE_NUMBER, duplicates answered with their first
+//! offsets, INVALID_PRODUCER_EPOCH). Not yet: transactional producers.
 
 use std::sync::Arc;
 
