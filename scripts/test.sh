@@ -44,3 +44,15 @@ compat-tests/run-suite.sh strata
 
 step "compat: the same suite against Apache Kafka 4.4.0"
 compat-tests/run-suite.sh kafka
+
+step "fuzz: every target for ${STRATA_FUZZ_SECONDS:-60}s (fuzz/README.md)"
+# cargo-fuzz needs a nightly toolchain (sanitizers); the workspace itself
+# builds on stable. The version is pinned so that CI does not change under us.
+CARGO_FUZZ_VERSION=0.13.2
+if ! cargo +nightly --version >/dev/null 2>&1; then
+  rustup toolchain install nightly --profile minimal
+fi
+if [ "$(cargo +nightly fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+  cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
+fi
+fuzz/run-all.sh "${STRATA_FUZZ_SECONDS:-60}"
