@@ -56,3 +56,8 @@ if [ "$(cargo +nightly fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_V
   cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
 fi
 fuzz/run-all.sh "${STRATA_FUZZ_SECONDS:-60}"
+
+step "soak: 1,000 connections, 1,000 partitions, 60 s (benches/README.md)"
+# The debug binaries the tests built; benches/soak.sh raises ulimit -n.
+# The 10-minute soak is `benches/soak.sh` (release build).
+benches/soak.sh --debug --duration 60 --warmup 20
