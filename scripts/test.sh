@@ -50,3 +50,20 @@ compat-tests/run-suite.sh kafka
 
 step "Apache Kafka 4.4.0 decodes our __consumer_offsets (DumpLogSegments --offsets-decoder)"
 compat-tests/groups/offsets-format.sh
+
+step "fuzz: every target for ${STRATA_FUZZ_SECONDS:-60}s (fuzz/README.md)"
+# cargo-fuzz needs a nightly toolchain (sanitizers); the workspace itself
+# builds on stable. The version is pinned so that CI does not change under us.
+CARGO_FUZZ_VERSION=0.13.2
+if ! cargo +nightly --version >/dev/null 2>&1; then
+  rustup toolchain install nightly --profile minimal
+fi
+if [ "$(cargo +nightly fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+  cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
+fi
+fuzz/run-all.sh "${STRATA_FUZZ_SECONDS:-60}"
+
+step "soak: 1,000 connections, 1,000 partitions, 60 s (benches/README.md)"
+# The debug binaries the tests built; benches/soak.sh raises ulimit -n.
+# The 10-minute soak is `benches/soak.sh` (release build).
+benches/soak.sh --debug --duration 60 --warmup 20
