@@ -8,14 +8,18 @@
 //!
 //! | state of `pid`          | batch                          | outcome                     |
 //! |-------------------------|--------------------------------|-----------------------------|
-//! | unknown                 | first == 0                     | append                      |
-//! | unknown                 | first != 0                     | OUT_OF_ORDER_SEQUENCE       |
+//! | unknown                 | any                            | append                      |
 //! | epoch e                 | epoch < e                      | INVALID_PRODUCER_EPOCH      |
 //! | epoch e                 | epoch > e, first == 0          | append (new epoch)          |
 //! | epoch e                 | epoch > e, first != 0          | OUT_OF_ORDER_SEQUENCE       |
 //! | epoch e, last seq s     | same range as a kept batch     | duplicate: its offsets back |
 //! | epoch e, last seq s     | first == s + 1 (wrapping)      | append                      |
 //! | epoch e, last seq s     | anything else                  | OUT_OF_ORDER_SEQUENCE       |
+//!
+//! An unknown producer's first batch is taken at any sequence, as Kafka
+//! does since KIP-360: its state may be gone for good reasons (retention or
+//! DeleteRecords removed its batches), and refusing would leave the
+//! producer stuck on OUT_OF_ORDER_SEQUENCE with nothing lost.
 //!
 //! Persistence: a `<offset>.snapshot` (Kafka's format, last batch per
 //! producer) is written when a segment rolls and at a clean close; after a
@@ -131,15 +135,7 @@ impl ProducerState {
         let first = header.base_sequence();
         let last = last_sequence(header);
         let Some(entry) = self.producers.get(&pid) else {
-            return if first == 0 {
-                Ok(SequenceCheck::Append)
-            } else {
-                Err(SequenceError::OutOfOrder {
-                    producer_id: pid,
-                    expected: 0,
-                    got: first,
-                })
-            };
+            return Ok(SequenceCheck::Append);
         };
         if epoch < entry.epoch {
             return Err(SequenceError::InvalidEpoch {
@@ -292,14 +288,8 @@ mod tests {
     #[test]
     fn sequences_follow_the_table() {
         let mut s = ProducerState::default();
-        assert_eq!(
-            s.check(&header(7, 0, 3, 1)),
-            Err(SequenceError::OutOfOrder {
-                producer_id: 7,
-                expected: 0,
-                got: 3
-            })
-        );
+        // Unknown (e.g. retention took its batches): any sequence, as Kafka.
+        assert_eq!(s.check(&header(7, 0, 3, 1)), Ok(SequenceCheck::Append));
         let h = header(7, 0, 0, 3);
         assert_eq!(s.check(&h), Ok(SequenceCheck::Append));
         s.record(&h, 100);
