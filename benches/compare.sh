@@ -39,8 +39,10 @@
 # Strata runs with its defaults, which acknowledge only what is on disk
 # (fdatasync before acks=all is answered). Kafka runs with its defaults
 # (kafka-server-start.sh's heap and GC flags), which acknowledge what is in
-# the page cache. Ports: the first free ones from 39092 (Kafka, then its
-# controller) and 39192 (Strata), so that brokers others run (the compat
+# the page cache. Ports: the first free ones from 29092 (Kafka, then its
+# controller) and 29192 (Strata), below Linux's ephemeral range (32768 up)
+# so that no client's own socket can hold them when a broker restarts (a
+# run once died on that), and apart from the brokers others run (the compat
 # tests' Kafka on 19092) are left alone; KAFKA_PORT, KAFKA_CONTROLLER_PORT
 # and STRATA_PORT override. State and logs: target/bench-compare/ (BENCH_DIR
 # overrides).
@@ -99,8 +101,8 @@ free_port() {
     while port_open "$port"; do port=$((port + 1)); done
     echo "$port"
 }
-STRATA_PORT=${STRATA_PORT:-$(free_port 39192)}
-KAFKA_PORT=${KAFKA_PORT:-$(free_port 39092)}
+STRATA_PORT=${STRATA_PORT:-$(free_port 29192)}
+KAFKA_PORT=${KAFKA_PORT:-$(free_port 29092)}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$(free_port $((KAFKA_PORT + 1)))}
 KAFKA_SH=$REPO/compat-tests/apache-kafka.sh
 # kafka-server-start.sh's heap and kafka-run-class.sh's GC flags.

@@ -268,3 +268,46 @@ impl Receiver {
         Ok(response)
     }
 }
+
+/// Bytes a Fetch may bring back in all, and per partition (the Java
+/// consumer's defaults: fetch.max.bytes, max.partition.fetch.bytes).
+pub const FETCH_MAX_BYTES: i32 = 50 << 20;
+pub const PARTITION_MAX_BYTES: i32 = 1 << 20;
+
+/// A sessionless Fetch of `topic`'s `partitions` from `offsets` (in the
+/// same order), long-polling up to `max_wait` for a byte.
+pub fn fetch_request(
+    topic: &str,
+    partitions: &[i32],
+    offsets: impl IntoIterator<Item = i64>,
+    max_wait: Duration,
+) -> strata_protocol::messages::Request {
+    use strata_protocol::messages::fetch::request::{FetchPartition, FetchTopic};
+    strata_protocol::messages::Request::Fetch(strata_protocol::messages::FetchRequest {
+        replica_id: strata_protocol::types::BrokerId(-1),
+        max_wait_ms: i32::try_from(max_wait.as_millis()).unwrap_or(i32::MAX),
+        min_bytes: 1,
+        max_bytes: FETCH_MAX_BYTES,
+        isolation_level: 0,
+        session_id: 0,
+        session_epoch: -1,
+        topics: vec![FetchTopic {
+            topic: TopicName(topic.to_owned()),
+            partitions: partitions
+                .iter()
+                .zip(offsets)
+                .map(|(&partition, fetch_offset)| FetchPartition {
+                    partition,
+                    fetch_offset,
+                    partition_max_bytes: PARTITION_MAX_BYTES,
+                    current_leader_epoch: -1,
+                    last_fetched_epoch: -1,
+                    log_start_offset: -1,
+                    ..FetchPartition::default()
+                })
+                .collect(),
+            ..FetchTopic::default()
+        }],
+        ..strata_protocol::messages::FetchRequest::default()
+    })
+}

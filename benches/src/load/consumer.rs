@@ -18,17 +18,13 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-use strata_protocol::messages::fetch::request::{FetchPartition, FetchTopic};
-use strata_protocol::messages::{FetchRequest, Request, Response};
+use strata_protocol::messages::Response;
 use strata_protocol::records::{RecordsError, batches};
-use strata_protocol::types::TopicName;
 
-use super::client::{Connection, FETCH_VERSION};
+use super::client::{self, Connection, FETCH_VERSION};
 use super::producer::TIMESTAMP_LEN;
 use super::stats::{Stats, histogram};
 
-const FETCH_MAX_BYTES: i32 = 50 << 20;
-const PARTITION_MAX_BYTES: i32 = 1 << 20;
 /// Largest decompressed records section we accept in one batch.
 const MAX_DECOMPRESSED: usize = 64 << 20;
 
@@ -84,7 +80,12 @@ pub async fn run(
         }
         let draining = deadline.is_some();
 
-        let request = fetch_request(&plan, &offsets);
+        let request = client::fetch_request(
+            &plan.topic,
+            &plan.partitions,
+            offsets.iter().copied(),
+            plan.max_wait,
+        );
         let response = conn.call(FETCH_VERSION, request).await?;
         let Response::Fetch(response) = response else {
             bail!("Fetch was answered with another API");
@@ -186,35 +187,4 @@ pub async fn run(
         stats.merge_e2e(&local);
     }
     Ok(())
-}
-
-fn fetch_request(plan: &ConsumerPlan, offsets: &[i64]) -> Request {
-    Request::Fetch(FetchRequest {
-        replica_id: strata_protocol::types::BrokerId(-1),
-        max_wait_ms: i32::try_from(plan.max_wait.as_millis()).unwrap_or(i32::MAX),
-        min_bytes: 1,
-        max_bytes: FETCH_MAX_BYTES,
-        isolation_level: 0,
-        session_id: 0,
-        session_epoch: -1,
-        topics: vec![FetchTopic {
-            topic: TopicName(plan.topic.clone()),
-            partitions: plan
-                .partitions
-                .iter()
-                .zip(offsets)
-                .map(|(&partition, &fetch_offset)| FetchPartition {
-                    partition,
-                    fetch_offset,
-                    partition_max_bytes: PARTITION_MAX_BYTES,
-                    current_leader_epoch: -1,
-                    last_fetched_epoch: -1,
-                    log_start_offset: -1,
-                    ..FetchPartition::default()
-                })
-                .collect(),
-            ..FetchTopic::default()
-        }],
-        ..FetchRequest::default()
-    })
 }

@@ -43,9 +43,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use strata_protocol::messages::fetch::request::{FetchPartition, FetchTopic};
 use strata_protocol::messages::produce::request::{PartitionProduceData, TopicProduceData};
-use strata_protocol::messages::{FetchRequest, ProduceRequest, Request, Response};
+use strata_protocol::messages::{ProduceRequest, Request, Response};
 use strata_protocol::records::{Compression, RecordBatchBuilder, RecordsError, batches};
 use strata_protocol::types::TopicName;
 
@@ -60,8 +59,6 @@ pub const VALUE_HEADER: usize = 20;
 const FD_RECHECK: Duration = Duration::from_millis(200);
 /// Errors of one kind printed before the rest are only counted.
 const PRINTED_ERRORS: u64 = 10;
-const PARTITION_MAX_BYTES: i32 = 1 << 20;
-const FETCH_MAX_BYTES: i32 = 50 << 20;
 const MAX_DECOMPRESSED: usize = 64 << 20;
 
 /// Everything a soak run needs; `strata-soak`'s flags map onto it.
@@ -813,7 +810,12 @@ async fn consume(
                 return Ok(());
             }
         }
-        let request = fetch_request(&config, &plan.partitions, &order);
+        let request = client::fetch_request(
+            &config.topic,
+            &plan.partitions,
+            order.iter().map(|o| o.next_offset),
+            config.fetch_max_wait,
+        );
         let response = conn
             .call(FETCH_VERSION, request)
             .await
@@ -900,36 +902,6 @@ async fn consume(
         }
         Shared::merge(&shared.e2e_delay, &delays);
     }
-}
-
-fn fetch_request(config: &Config, partitions: &[i32], order: &[PartitionOrder]) -> Request {
-    Request::Fetch(FetchRequest {
-        replica_id: strata_protocol::types::BrokerId(-1),
-        max_wait_ms: i32::try_from(config.fetch_max_wait.as_millis()).unwrap_or(i32::MAX),
-        min_bytes: 1,
-        max_bytes: FETCH_MAX_BYTES,
-        isolation_level: 0,
-        session_id: 0,
-        session_epoch: -1,
-        topics: vec![FetchTopic {
-            topic: TopicName(config.topic.clone()),
-            partitions: partitions
-                .iter()
-                .zip(order)
-                .map(|(&partition, o)| FetchPartition {
-                    partition,
-                    fetch_offset: o.next_offset,
-                    partition_max_bytes: PARTITION_MAX_BYTES,
-                    current_leader_epoch: -1,
-                    last_fetched_epoch: -1,
-                    log_start_offset: -1,
-                    ..FetchPartition::default()
-                })
-                .collect(),
-            ..FetchTopic::default()
-        }],
-        ..FetchRequest::default()
-    })
 }
 
 #[cfg(test)]

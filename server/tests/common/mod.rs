@@ -33,18 +33,6 @@ pub struct TestBroker {
     pub tolerate_failed_shutdown: bool,
 }
 
-async fn serve(
-    config: BrokerConfig,
-) -> (
-    std::net::SocketAddr,
-    BrokerConfig,
-    Arc<Broker>,
-    tokio::sync::watch::Sender<bool>,
-    tokio::task::JoinHandle<()>,
-) {
-    serve_on(config, Arc::new(strata_storage::fs::OsFs)).await
-}
-
 async fn serve_on(
     mut config: BrokerConfig,
     fs: Arc<dyn strata_storage::fs::Fs>,
@@ -129,7 +117,8 @@ impl TestBroker {
         if !self.tolerate_failed_shutdown {
             closed.unwrap();
         }
-        let (addr, config, broker, stop, server) = serve(self.config.clone()).await;
+        let (addr, config, broker, stop, server) =
+            serve_on(self.config.clone(), Arc::new(strata_storage::fs::OsFs)).await;
         self.addr = addr;
         self.config = config;
         self.broker = Some(broker);
