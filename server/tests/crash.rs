@@ -103,6 +103,29 @@ impl Client {
     }
 }
 
+/// Creates `TOPIC` with `partitions` partitions; it must not exist yet.
+fn create_topic(c: &mut Client, partitions: i32) {
+    let Response::CreateTopics(r) = c
+        .call(
+            7,
+            Request::CreateTopics(CreateTopicsRequest {
+                topics: vec![CreatableTopic {
+                    name: TopicName(TOPIC.into()),
+                    num_partitions: partitions,
+                    replication_factor: 1,
+                    ..CreatableTopic::default()
+                }],
+                timeout_ms: 5000,
+                ..CreateTopicsRequest::default()
+            }),
+        )
+        .unwrap()
+    else {
+        panic!("not a CreateTopics response")
+    };
+    assert_eq!(r.topics[0].error_code, 0);
+}
+
 fn batch(values: &[String]) -> Bytes {
     let mut b = RecordBatchBuilder::new(Compression::None);
     for v in values {
@@ -208,26 +231,7 @@ fn kill_9_during_acks_all_produce_loses_no_acknowledged_record() {
     for cycle in 0..cycles {
         let mut broker = start(dir.path(), port);
         if cycle == 0 {
-            let mut c = Client::connect(port).unwrap();
-            let Response::CreateTopics(r) = c
-                .call(
-                    7,
-                    Request::CreateTopics(CreateTopicsRequest {
-                        topics: vec![CreatableTopic {
-                            name: TopicName(TOPIC.into()),
-                            num_partitions: PARTITIONS,
-                            replication_factor: 1,
-                            ..CreatableTopic::default()
-                        }],
-                        timeout_ms: 5000,
-                        ..CreateTopicsRequest::default()
-                    }),
-                )
-                .unwrap()
-            else {
-                panic!()
-            };
-            assert_eq!(r.topics[0].error_code, 0);
+            create_topic(&mut Client::connect(port).unwrap(), PARTITIONS);
         }
         let producer = {
             let acked = acked.clone();
@@ -288,25 +292,7 @@ fn sigterm_shuts_down_cleanly_and_the_next_start_needs_no_recovery() {
     let port = free_port();
     let broker = start(dir.path(), port);
     let mut c = Client::connect(port).unwrap();
-    let Response::CreateTopics(r) = c
-        .call(
-            7,
-            Request::CreateTopics(CreateTopicsRequest {
-                topics: vec![CreatableTopic {
-                    name: TopicName(TOPIC.into()),
-                    num_partitions: 1,
-                    replication_factor: 1,
-                    ..CreatableTopic::default()
-                }],
-                timeout_ms: 5000,
-                ..CreateTopicsRequest::default()
-            }),
-        )
-        .unwrap()
-    else {
-        panic!()
-    };
-    assert_eq!(r.topics[0].error_code, 0);
+    create_topic(&mut c, 1);
     let status = Command::new("kill")
         .args(["-TERM", &broker.id().to_string()])
         .status()

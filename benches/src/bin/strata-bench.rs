@@ -116,12 +116,7 @@ fn parse_tag(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("--tag {s:?}: expected KEY=VALUE"))
 }
 
-fn seconds(flag: &str, s: f64) -> anyhow::Result<Duration> {
-    if !(s.is_finite() && s >= 0.0) {
-        bail!("--{flag} must be a non-negative number of seconds");
-    }
-    Ok(Duration::from_secs_f64(s))
-}
+use strata_benches::load::seconds;
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();

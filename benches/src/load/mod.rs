@@ -411,6 +411,15 @@ async fn progress_loop(stats: Arc<Stats>, broker: Option<proc::Sampler>, measure
     }
 }
 
+/// A command-line number of seconds (`--flag`), refused unless finite and
+/// not negative.
+pub fn seconds(flag: &str, s: f64) -> anyhow::Result<std::time::Duration> {
+    if !(s.is_finite() && s >= 0.0) {
+        anyhow::bail!("--{flag} must be a non-negative number of seconds");
+    }
+    Ok(std::time::Duration::from_secs_f64(s))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
