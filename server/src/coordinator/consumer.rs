@@ -134,7 +134,10 @@ impl GroupCoordinator {
                 tracing::debug!(group = group_id, error = ?r.error, message = r.message, "consumer group heartbeat refused");
             }
             // As Kafka: the answer waits until the change is durable.
-            let changes = group.take_changes();
+            let changes = match &result {
+                Ok(answer) => group.take_changes_after_heartbeat(&answer.member_id),
+                Err(_) => group.take_changes(),
+            };
             (
                 result,
                 self.append_consumer_records(broker, group_id, changes),

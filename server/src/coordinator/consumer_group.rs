@@ -294,6 +294,10 @@ pub struct ConsumerGroup {
     /// The records handed to storage for this group, by key: what
     /// [`ConsumerGroup::take_changes`] diffs against.
     stored: BTreeMap<super::consumer_records::Key, bytes::Bytes>,
+    /// Group epoch, assignment epoch and member count when `stored` was
+    /// last brought up to date: while they hold, a heartbeat can only have
+    /// changed its own member's records.
+    stored_shape: (i32, i32, usize),
 }
 
 impl ConsumerGroup {
@@ -307,6 +311,7 @@ impl ConsumerGroup {
             target: BTreeMap::new(),
             subscribed: BTreeMap::new(),
             stored: BTreeMap::new(),
+            stored_shape: (0, 0, 0),
         }
     }
 
@@ -339,6 +344,7 @@ impl ConsumerGroup {
         }
         group.refresh_subscribed(topics);
         group.stored = group.records();
+        group.stored_shape = group.shape();
         Some(group)
     }
 
@@ -349,7 +355,37 @@ impl ConsumerGroup {
         let now = self.records();
         let changes = super::consumer_records::diff(&self.stored, &now);
         self.stored = now;
+        self.stored_shape = self.shape();
         changes
+    }
+
+    /// [`ConsumerGroup::take_changes`] after a heartbeat of `member_id`:
+    /// when the epochs and the member count are as stored, only that
+    /// member's own records are encoded and compared, not every member's.
+    pub fn take_changes_after_heartbeat(
+        &mut self,
+        member_id: &str,
+    ) -> Vec<(bytes::Bytes, Option<bytes::Bytes>)> {
+        let Some(m) = self.members.get(member_id) else {
+            return self.take_changes();
+        };
+        if self.shape() != self.stored_shape {
+            return self.take_changes();
+        }
+        let mine: BTreeMap<_, _> = super::consumer_records::member_records(&self.id, m)
+            .into_iter()
+            .collect();
+        let before: BTreeMap<_, _> = mine
+            .keys()
+            .filter_map(|k| self.stored.get(k).map(|v| (k.clone(), v.clone())))
+            .collect();
+        let changes = super::consumer_records::diff(&before, &mine);
+        self.stored.extend(mine);
+        changes
+    }
+
+    fn shape(&self) -> (i32, i32, usize) {
+        (self.group_epoch, self.assignment_epoch, self.members.len())
     }
 
     /// Tombstones for everything stored for this group (it is going away).
@@ -986,6 +1022,27 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), total);
+    }
+
+    #[test]
+    fn the_per_heartbeat_diff_keeps_storage_what_a_full_encoding_says() {
+        let mut g = group();
+        let mut clients = Vec::new();
+        for (i, id) in ["a", "b", "c"].into_iter().enumerate() {
+            clients.push(Client::join(&mut g, id, i as Millis));
+            let _ = g.take_changes_after_heartbeat(id);
+            assert_eq!(g.stored(), &g.records(), "after {id} joined");
+            for c in clients.iter_mut() {
+                c.beat(&mut g, 10);
+                let _ = g.take_changes_after_heartbeat(&c.id);
+                assert_eq!(g.stored(), &g.records(), "after {} beat", c.id);
+            }
+        }
+        // Once stable, a heartbeat changes nothing and writes nothing.
+        settle(&mut g, &mut clients, 20);
+        let _ = g.take_changes();
+        clients[0].beat(&mut g, 30);
+        assert!(g.take_changes_after_heartbeat("a").is_empty());
     }
 
     #[test]

@@ -301,14 +301,26 @@ pub fn records_of(
     let mut out = BTreeMap::new();
     out.insert(key(GROUP_METADATA, None), epoch_value(group_epoch));
     out.insert(key(TARGET_METADATA, None), epoch_value(assignment_epoch));
-    for (id, m) in members {
-        out.insert(key(MEMBER_METADATA, Some(id)), member_value(m));
-        out.insert(key(CURRENT_ASSIGNMENT, Some(id)), current_value(m));
+    for m in members.values() {
+        out.extend(member_records(group, m));
     }
     for (id, a) in target {
         out.insert(key(TARGET_MEMBER, Some(id)), target_value(a));
     }
     out
+}
+
+/// A member's own records: its metadata and current assignment.
+pub fn member_records(group: &str, m: &Member) -> [(Key, Bytes); 2] {
+    let key = |record_type| Key {
+        record_type,
+        group: group.to_owned(),
+        member: Some(m.member_id.clone()),
+    };
+    [
+        (key(MEMBER_METADATA), member_value(m)),
+        (key(CURRENT_ASSIGNMENT), current_value(m)),
+    ]
 }
 
 /// The records that take `before` to `after`, in an order Kafka's loader
