@@ -156,6 +156,8 @@ pub struct Unflushed {
     pub files: Vec<(PathBuf, Arc<dyn File>)>,
     pub dir: Option<PathBuf>,
     pub up_to: i64,
+    /// The directory change this sync covers (see `PartitionLog::dir_changes`).
+    dir_change: u64,
 }
 
 #[derive(Debug)]
@@ -167,8 +169,12 @@ pub struct PartitionLog {
     log_start_offset: i64,
     high_watermark: i64,
     recovery_point: i64,
-    /// Segment files were created or removed since the last directory sync.
-    dir_dirty: bool,
+    /// Segment files created or removed so far, and how many of those a
+    /// directory sync has covered: a count rather than a flag because a
+    /// roll may land while a sync of the directory is on the disk, and
+    /// that sync does not cover it.
+    dir_changes: u64,
+    dir_synced: u64,
     scratch: Vec<u8>,
     producers: ProducerState,
 }
@@ -308,7 +314,8 @@ impl PartitionLog {
             // Everything that survived was just synced (or was closed cleanly).
             high_watermark: log_end,
             recovery_point: log_end,
-            dir_dirty: false,
+            dir_changes: 0,
+            dir_synced: 0,
             scratch: Vec::new(),
             producers: ProducerState::default(),
         };
@@ -566,7 +573,7 @@ impl PartitionLog {
         self.active_mut().on_roll()?;
         let segment = Segment::create(self.fs.as_ref(), &self.dir, base, self.config.segment)?;
         self.segments.insert(base, segment);
-        self.dir_dirty = true;
+        self.dir_changes += 1;
         self.write_producer_snapshot()
     }
 
@@ -750,17 +757,21 @@ impl PartitionLog {
             .collect();
         Unflushed {
             files,
-            dir: self.dir_dirty.then(|| self.dir.clone()),
+            dir: (self.dir_changes > self.dir_synced).then(|| self.dir.clone()),
             up_to: self.log_end_offset(),
+            dir_change: self.dir_changes,
         }
     }
 
-    /// Records that everything below `up_to` is on disk (after `unflushed`
-    /// files were synced).
-    pub fn mark_flushed(&mut self, up_to: i64, dir_synced: bool) {
-        self.recovery_point = self.recovery_point.max(up_to.min(self.log_end_offset()));
-        if dir_synced {
-            self.dir_dirty = false;
+    /// Records that what `unflushed` named is on disk. Syncs may finish
+    /// out of order: neither the recovery point nor the synced directory
+    /// state ever moves back.
+    pub fn mark_flushed(&mut self, unflushed: &Unflushed) {
+        self.recovery_point = self
+            .recovery_point
+            .max(unflushed.up_to.min(self.log_end_offset()));
+        if unflushed.dir.is_some() {
+            self.dir_synced = self.dir_synced.max(unflushed.dir_change);
         }
     }
 
@@ -773,7 +784,7 @@ impl PartitionLog {
         if let Some(dir) = &unflushed.dir {
             self.fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
         }
-        self.mark_flushed(unflushed.up_to, unflushed.dir.is_some());
+        self.mark_flushed(&unflushed);
         Ok(())
     }
 
@@ -888,7 +899,7 @@ impl PartitionLog {
                 .remove_file(&retired)
                 .map_err(|e| Error::io(&retired, e))?;
         }
-        self.dir_dirty = true;
+        self.dir_changes += 1;
         if let Some(first) = self.segments.keys().next() {
             self.log_start_offset = self.log_start_offset.max(*first);
         }
@@ -985,6 +996,38 @@ pub(crate) mod tests {
                 log_end: 5
             })
         ));
+    }
+
+    #[test]
+    fn a_roll_during_a_sync_leaves_the_directory_to_sync_and_late_syncs_never_move_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(dir.path(), LogConfig::default());
+        log.append(&batch(1, 10, NOW), 0, NOW).unwrap();
+        log.roll().unwrap();
+        let first = log.unflushed();
+        assert!(first.dir.is_some(), "the new segment's directory entry");
+        log.append(&batch(1, 10, NOW), 0, NOW).unwrap();
+        log.roll().unwrap();
+        let second = log.unflushed();
+        // The second sync finishes first, then the first.
+        log.mark_flushed(&second);
+        log.mark_flushed(&first);
+        assert_eq!(log.recovery_point(), second.up_to);
+        assert!(log.unflushed().dir.is_none());
+
+        // A roll while a sync of the directory is on the disk: that sync
+        // does not cover the new segment's entry.
+        log.append(&batch(1, 10, NOW), 0, NOW).unwrap();
+        log.roll().unwrap();
+        let during = log.unflushed();
+        assert!(during.dir.is_some());
+        log.append(&batch(1, 10, NOW), 0, NOW).unwrap();
+        log.roll().unwrap();
+        log.mark_flushed(&during);
+        assert!(
+            log.unflushed().dir.is_some(),
+            "the segment created during the sync still needs its directory synced"
+        );
     }
 
     #[test]

@@ -6,13 +6,14 @@
 //! send work and get a [`tokio::sync::oneshot`] answer.
 //! - `N` storage threads; a partition belongs to one of them (by hash), so
 //!   its appends are serialized without contention on a hot lock.
-//! - One syncer per log directory runs fdatasync rounds: it takes every
-//!   partition with unsynced appends, syncs their files (without holding
-//!   the partitions' locks, so appends go on; up to 16 at once, with helper
-//!   threads started beside it), then advances their recovery
-//!   point and high watermark and answers the appends waiting on them. While
-//!   a round is on the disk, new appends queue for the next one: this is
-//!   group commit, one fsync round for many appends across partitions.
+//! - One syncer per log directory gathers fdatasync rounds: a round takes
+//!   every partition with unsynced appends, syncs their files (without
+//!   holding the partitions' locks, so appends go on; up to 16 at once, with
+//!   helper threads started beside it), then advances their recovery point
+//!   and high watermark and answers the appends waiting on them. Up to four
+//!   rounds are on the disk at once; while all are, new appends queue for
+//!   the next one: this is group commit, one fsync round for many appends
+//!   across partitions.
 //!
 //! Durability. A partition whose topic leaves `flush.messages` and
 //! `flush.ms` unset (or at 1 / 0) acknowledges an append only once it is on
@@ -184,7 +185,9 @@ pub struct LogManager {
     shared: Arc<Shared>,
     workers: Vec<mpsc::Sender<Job>>,
     syncer: mpsc::Sender<SyncMsg>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    storage_threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The syncer, its round runners and their fsync helpers.
+    sync_threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 fn hash_of(tp: &TopicPartition) -> usize {
@@ -255,13 +258,13 @@ impl LogManager {
             sync_rounds: std::sync::atomic::AtomicU64::new(0),
         });
         let (sync_tx, sync_rx) = mpsc::channel();
-        let mut threads = Vec::new();
+        let mut storage_handles = Vec::new();
         let mut workers = Vec::new();
         for i in 0..storage_threads.max(1) {
             let (tx, rx) = mpsc::channel();
             let shared = shared.clone();
             let syncer = sync_tx.clone();
-            threads.push(
+            storage_handles.push(
                 std::thread::Builder::new()
                     .name(format!("strata-storage-{i}"))
                     .spawn(move || storage_thread(&shared, &rx, &syncer))
@@ -271,30 +274,47 @@ impl LogManager {
         }
         let (helper_tx, helper_rx) = mpsc::channel();
         let helper_rx = Arc::new(Mutex::new(helper_rx));
+        let mut sync_threads = Vec::new();
         for i in 1..PARALLEL_SYNCS {
             let jobs = helper_rx.clone();
-            threads.push(
+            sync_threads.push(
                 std::thread::Builder::new()
                     .name(format!("strata-fsync-{i}"))
                     .spawn(move || sync_helper(&jobs))
                     .map_err(|e| Error::io(dir, e))?,
             );
         }
-        {
-            let shared = shared.clone();
-            threads.push(
+        let (round_tx, round_rx) = mpsc::channel();
+        let round_rx = Arc::new(Mutex::new(round_rx));
+        let runners = Arc::new(RoundRunners::new(CONCURRENT_ROUNDS));
+        for i in 0..CONCURRENT_ROUNDS {
+            let (shared, rounds, runners, helpers) = (
+                shared.clone(),
+                round_rx.clone(),
+                runners.clone(),
+                helper_tx.clone(),
+            );
+            sync_threads.push(
                 std::thread::Builder::new()
-                    .name("strata-syncer".into())
-                    .spawn(move || syncer_thread(&shared, &sync_rx, &helper_tx))
+                    .name(format!("strata-round-{i}"))
+                    .spawn(move || round_runner(&shared, &rounds, &runners, &helpers))
                     .map_err(|e| Error::io(dir, e))?,
             );
         }
+        drop(helper_tx);
+        sync_threads.push(
+            std::thread::Builder::new()
+                .name("strata-syncer".into())
+                .spawn(move || syncer_thread(&sync_rx, &runners, &round_tx))
+                .map_err(|e| Error::io(dir, e))?,
+        );
         Ok((
             LogManager {
                 shared,
                 workers,
                 syncer: sync_tx,
-                threads: Mutex::new(threads),
+                storage_threads: Mutex::new(storage_handles),
+                sync_threads: Mutex::new(sync_threads),
             },
             report,
         ))
@@ -598,14 +618,13 @@ impl LogManager {
         for w in &self.workers {
             let _ = w.send(Job::Stop);
         }
-        let _ = self.syncer.send(SyncMsg::Stop);
-        for t in self
-            .threads
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain(..)
-        {
-            let _ = t.join();
+        // The storage threads first: the appends they finish still need the
+        // syncer, which must not stop before their sync requests are in.
+        for threads in [&self.storage_threads, &self.sync_threads] {
+            for t in threads.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+                let _ = t.join();
+            }
+            let _ = self.syncer.send(SyncMsg::Stop);
         }
         self.shared.check_online()?;
         for p in self.partitions() {
@@ -684,18 +703,22 @@ fn storage_thread(shared: &Shared, jobs: &mpsc::Receiver<Job>, syncer: &mpsc::Se
     }
 }
 
+/// Gathers sync requests into rounds and hands each to a free round
+/// runner. While every runner is busy, requests queue here and join the
+/// next round together: this is the group commit.
 fn syncer_thread(
-    shared: &Shared,
     requests: &mpsc::Receiver<SyncMsg>,
-    helpers: &mpsc::Sender<SyncJob>,
+    runners: &RoundRunners,
+    rounds: &mpsc::Sender<Vec<SyncRequest>>,
 ) {
     let mut stop = false;
     while !stop {
+        runners.take();
         let first = match requests.recv() {
             Ok(SyncMsg::Request(r)) => r,
             Ok(SyncMsg::Stop) | Err(_) => return,
         };
-        // Everything that queued while the last round was on the disk joins this one.
+        // Everything that queued while every runner was on the disk joins this one.
         let mut round = vec![first];
         loop {
             match requests.try_recv() {
@@ -707,7 +730,66 @@ fn syncer_thread(
                 Err(_) => break,
             }
         }
+        if rounds.send(round).is_err() {
+            return;
+        }
+    }
+}
+
+/// How many rounds are on the disk at once. A round lasts as long as its
+/// slowest fdatasync; with one round at a time, an append that arrives
+/// just after a round started waits for the rest of it and then for a
+/// whole round of its own. Overlapping rounds let it start at once. Syncs
+/// finishing out of order are safe: a round's files are named after its
+/// appends were written, and a partition's recovery point never moves
+/// back (`PartitionLog::mark_flushed`).
+const CONCURRENT_ROUNDS: usize = 4;
+
+/// Free round runners: the syncer takes one before it gathers a round,
+/// the runner gives it back when the round is answered.
+struct RoundRunners {
+    free: Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+impl RoundRunners {
+    fn new(n: usize) -> RoundRunners {
+        RoundRunners {
+            free: Mutex::new(n),
+            freed: std::sync::Condvar::new(),
+        }
+    }
+
+    fn take(&self) {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|p| p.into_inner());
+        }
+        *free -= 1;
+    }
+
+    fn give_back(&self) {
+        *self.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.freed.notify_one();
+    }
+}
+
+/// Runs rounds until the syncer stops; several run at once.
+fn round_runner(
+    shared: &Shared,
+    rounds: &Mutex<mpsc::Receiver<Vec<SyncRequest>>>,
+    runners: &RoundRunners,
+    helpers: &mpsc::Sender<SyncJob>,
+) {
+    loop {
+        // The lock is held only while taking a round, never during it.
+        let round = match rounds.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(round) = round else { return };
         sync_round(shared, helpers, round);
+        runners.give_back();
     }
 }
 
@@ -840,7 +922,7 @@ fn sync_round(shared: &Shared, helpers: &mpsc::Sender<SyncJob>, round: Vec<SyncR
     }
     for (partition, waiters, unflushed) in plan {
         partition.with_log_mut(|log| {
-            log.mark_flushed(unflushed.up_to, unflushed.dir.is_some());
+            log.mark_flushed(&unflushed);
             if partition.durability() == Durability::Sync {
                 log.set_high_watermark(log.recovery_point());
             }
