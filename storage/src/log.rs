@@ -145,6 +145,8 @@ pub struct OpenReport {
     pub batches_recovered: u64,
     pub bytes_scanned: u64,
     pub bytes_truncated: u64,
+    /// Zeros cut after the last batch (the active segment's write-ahead).
+    pub zeros_after_end: u64,
     pub segments_removed: usize,
     /// Why recovery cut the log, if it did.
     pub truncation_reasons: Vec<String>,
@@ -257,7 +259,13 @@ impl PartitionLog {
                     report.batches_recovered += recovered.batches;
                     report.bytes_scanned += recovered.bytes_scanned;
                     report.bytes_truncated += recovered.bytes_truncated;
-                    if let Some(reason) = recovered.stopped_because {
+                    report.zeros_after_end += recovered.zeros_after_end;
+                    let zeros_ahead_of_the_end =
+                        next_base == i64::MAX && recovered.zeros_after_end > 0;
+                    if let Some(reason) = recovered
+                        .stopped_because
+                        .filter(|_| !zeros_ahead_of_the_end)
+                    {
                         report
                             .truncation_reasons
                             .push(format!("{}: {reason}", segment.log_path().display()));
@@ -906,6 +914,12 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// Cuts the zeros written ahead off the active segment (a clean start
+    /// trusts the file's length as the log's end).
+    pub fn trim_active(&mut self) -> Result<()> {
+        self.active_mut().trim()
+    }
+
     /// Flushes and writes the final time index entry, as a clean shutdown does.
     pub fn close(mut self) -> Result<()> {
         self.active_mut().on_roll()?;
@@ -1178,6 +1192,78 @@ pub(crate) mod tests {
                 "offset {offset}: {got:?}"
             );
         }
+    }
+
+    /// Lengths of the `.log` files in `dir`, by name.
+    fn log_file_lengths(dir: &Path) -> Vec<(String, u64)> {
+        let mut lengths: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "log"))
+            .map(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::metadata(&p).unwrap().len())
+            })
+            .collect();
+        lengths.sort();
+        lengths
+    }
+
+    #[test]
+    fn zeros_written_ahead_are_cut_at_roll_and_close_and_read_as_the_end_after_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            segment_bytes: 200_000,
+            ..LogConfig::default()
+        };
+        let mut log = open(dir.path(), config.clone());
+        for _ in 0..10 {
+            log.append(&batch(4, 1000, NOW), 0, NOW).unwrap();
+        }
+        let active = log.segments().last().unwrap().size();
+        let lengths = log_file_lengths(dir.path());
+        assert_eq!(lengths.len(), 1);
+        assert!(
+            lengths[0].1 >= active + 32 * 1024,
+            "the active segment ({active} bytes) has zeros written ahead: {lengths:?}"
+        );
+        // Past segment.bytes: the old segment is cut to its last batch.
+        while log.segments().count() < 2 {
+            log.append(&batch(4, 1000, NOW), 0, NOW).unwrap();
+        }
+        let first = log.segments().next().unwrap().size();
+        assert_eq!(log_file_lengths(dir.path())[0].1, first);
+
+        // A crash with zeros after the last batch: the end, nothing cut.
+        let end = log.log_end_offset();
+        let active = log.segments().last().unwrap().size();
+        log.flush().unwrap();
+        drop(log);
+        assert!(log_file_lengths(dir.path())[1].1 > active);
+        let (log, report) = PartitionLog::open(
+            Arc::new(OsFs),
+            dir.path(),
+            config.clone(),
+            Checkpoints::default(),
+            false,
+        )
+        .unwrap();
+        assert_eq!(log.log_end_offset(), end);
+        assert_eq!(report.bytes_truncated, 0, "{report:?}");
+        assert!(report.truncation_reasons.is_empty(), "{report:?}");
+        let sizes: Vec<u64> = log.segments().map(|s| s.size()).collect();
+        let lengths: Vec<u64> = log_file_lengths(dir.path()).iter().map(|l| l.1).collect();
+        assert_eq!(lengths, sizes, "recovery cut the zeros off");
+
+        // A clean close leaves every file at its last batch.
+        let mut log = log;
+        log.append(&batch(4, 1000, NOW), 0, NOW).unwrap();
+        log.close().unwrap();
+        let log = open(dir.path(), config);
+        let sizes: Vec<u64> = log.segments().map(|s| s.size()).collect();
+        let lengths: Vec<u64> = log_file_lengths(dir.path()).iter().map(|l| l.1).collect();
+        assert_eq!(lengths, sizes);
+        assert_eq!(log.log_end_offset(), end + 4);
     }
 
     #[test]

@@ -236,6 +236,7 @@ impl LogManager {
                     segments_recovered = open_report.segments_recovered,
                     bytes_scanned = open_report.bytes_scanned,
                     bytes_truncated = open_report.bytes_truncated,
+                    zeros_after_end = open_report.zeros_after_end,
                     reasons = ?open_report.truncation_reasons,
                     "recovered partition"
                 );
@@ -628,7 +629,7 @@ impl LogManager {
         }
         self.shared.check_online()?;
         for p in self.partitions() {
-            p.with_log_mut(PartitionLog::flush)
+            p.with_log_mut(|log| log.trim_active().and_then(|()| log.flush()))
                 .inspect_err(|e| self.on_error(e))?;
         }
         self.checkpoint()?;

