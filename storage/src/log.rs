@@ -783,7 +783,7 @@ impl PartitionLog {
         }
     }
 
-    /// Syncs in place: the simple path for callers without a syncer thread.
+    /// Syncs in place, on the calling thread.
     pub fn flush(&mut self) -> Result<()> {
         let unflushed = self.unflushed();
         for (path, file) in &unflushed.files {
