@@ -21,9 +21,11 @@
 #
 # What it does, in order:
 # 1. builds `strata` and the bench tools in release mode;
-# 2. measures the machine: loopback TCP (benches' tcp-loopback) and raw
+# 2. measures the machine: loopback TCP (benches' tcp-loopback), raw
 #    disk writes on the disk the brokers write to (dd: page cache only,
-#    with one fdatasync at the end, and with O_DSYNC on every 16 KiB write);
+#    with one fdatasync at the end, and with O_DSYNC on every 16 KiB write),
+#    and the latency of one 16 KiB write + fdatasync there (benches'
+#    fsync-latency, at the start and again at the end);
 # 3. for each repeat, each broker in turn (Kafka first in odd repeats,
 #    Strata first in even ones), from a fresh data dir with default settings:
 #      max-1k      1 KiB records, 6 partitions, acks=all, max rate
@@ -296,7 +298,8 @@ run_broker() {
 if [[ $BUILD == 1 ]]; then
     log "building strata and the bench tools (release)"
     (cd "$REPO" && cargo build --release -q -p strata-server --bin strata \
-        -p strata-benches --bin strata-bench --bin tcp-loopback --bin bench-report)
+        -p strata-benches --bin strata-bench --bin tcp-loopback --bin fsync-latency \
+        --bin bench-report)
 fi
 kafka_env "$KAFKA_SH" fetch
 # The time the report gives is the benchmark's, without the build.
@@ -331,6 +334,14 @@ dd_dsync=$(dd_mib "$BENCH_DIR/dd.tmp" bs=16k count=$((QUICK == 1 ? 1024 : 4096))
     echo "{\"tool\":\"limit\",\"name\":\"disk write, O_DSYNC each 16 KiB (dd)\",\"mib_per_s\":$dd_dsync}"
 } >>"$RESULTS"
 log "loopback $loopback MiB/s; disk: $dd_plain (page cache), $dd_fsync (fdatasync at end), $dd_dsync (O_DSYNC 16 KiB) MiB/s"
+# The floor under a durable ack: one 16 KiB write + fdatasync, into a file
+# that grows and into one written ahead with zeros (as Strata's segments
+# are); again at the end, since this disk's latency drifts during a run.
+fsync_latency() {
+    "$BIN/fsync-latency" --dir "$BENCH_DIR" --seconds 3 | grep '^{' \
+        | sed "s/^{/{\"when\":\"$1\",/" >>"$RESULTS"
+}
+fsync_latency start
 
 # 3. The workloads, alternating brokers.
 for repeat in $(seq 1 "$REPEATS"); do
@@ -340,6 +351,8 @@ for repeat in $(seq 1 "$REPEATS"); do
         run_broker "$broker" "$repeat"
     done
 done
+
+fsync_latency end
 
 # 4. The report.
 table=$("$BIN/bench-report" table "$RESULTS")

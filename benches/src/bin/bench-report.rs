@@ -14,7 +14,8 @@
 //!   and figures as nested objects (`produced.mib_per_s`, ...): what
 //!   `strata-bench --tag ...` prints, and what compare.sh makes of Kafka's
 //!   perf tools' output;
-//! - a limit: `{"tool":"limit","name":...,"mib_per_s":...}`.
+//! - a limit: `{"tool":"limit","name":...,"mib_per_s":...}`;
+//! - a disk's sync latency: what `fsync-latency` prints, with `"when"`.
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -139,6 +140,7 @@ fn main() -> anyhow::Result<()> {
         Command::Table { results } => {
             let (runs, limits, workloads) = read(&results)?;
             print!("{}", table(&runs, &limits, &workloads));
+            print!("{}", sync_latency(&results, &runs)?);
         }
         Command::Median {
             results,
@@ -206,6 +208,77 @@ fn read(path: &str) -> anyhow::Result<(Vec<Run>, Limits, Vec<String>)> {
         });
     }
     Ok((runs, limits, workloads))
+}
+
+/// The disk's write + fdatasync latency (fsync-latency's lines), and what
+/// it means for the fixed-rate latency target.
+fn sync_latency(path: &str, runs: &[Run]) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+    let lines: Vec<Value> = text
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["tool"] == "fsync-latency")
+        .collect();
+    let mut out = String::new();
+    if lines.is_empty() {
+        return Ok(out);
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "One write + fdatasync on the brokers' disk (`fsync-latency`), the floor under a durable ack:"
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "| when | file | write bytes | syncs | p50 ms | p99 ms | p99.9 ms | max ms |"
+    );
+    let _ = writeln!(
+        out,
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    let num = |v: &Value, k: &str| v[k].as_f64().map_or("-".into(), |x| format!("{x:.2}"));
+    for v in &lines {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            v["when"].as_str().unwrap_or("-"),
+            v["mode"].as_str().unwrap_or("-"),
+            v["block"],
+            v["syncs"],
+            num(v, "p50_ms"),
+            num(v, "p99_ms"),
+            num(v, "p999_ms"),
+            num(v, "max_ms"),
+        );
+    }
+    let mut kafka_p99: Vec<f64> = runs
+        .iter()
+        .filter(|r| r.broker == "kafka" && r.figures.get("config.rate").is_some_and(|&x| x > 0.0))
+        .filter_map(|r| r.figures.get("e2e_latency_ms.p99").copied())
+        .collect();
+    let sync_p99: Vec<f64> = lines
+        .iter()
+        .filter(|v| v["mode"] == "written-ahead")
+        .filter_map(|v| v["p99_ms"].as_f64())
+        .collect();
+    if let (Some(kafka), Some(lo), Some(hi)) = (
+        median(&mut kafka_p99),
+        sync_p99.iter().copied().reduce(f64::min),
+        sync_p99.iter().copied().reduce(f64::max),
+    ) {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "The fixed-rate p99 target is {:.2} ms (a fifth of Kafka's median {:.2} ms), for a record \
+             that waits for its batch, a request, a fdatasync and a fetch; one write + fdatasync \
+             alone had a p99 of {lo:.2}-{hi:.2} ms on this disk in this run.",
+            kafka / 5.0,
+            kafka
+        );
+    }
+    Ok(out)
 }
 
 fn table(runs: &[Run], limits: &[(String, f64)], workloads: &[String]) -> String {
