@@ -120,16 +120,14 @@ fn serve(
         retention.abort();
         let _ = server.await;
         // Let in-flight requests finish their appends before the logs close.
+        // Requests still running after that (a long-polling Fetch, a group
+        // member's timer) keep the broker alive but not the logs: from here
+        // they refuse writes, so the shutdown below is clean either way.
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        let broker = std::sync::Arc::try_unwrap(broker);
-        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            match broker {
-                Ok(broker) => broker.logs.shutdown().context("flushing the logs")?,
-                Err(_) => tracing::warn!("requests still running at shutdown; the logs will recover at the next start"),
-            }
-            Ok(())
-        })
-        .await??;
+        let closing = broker.clone();
+        tokio::task::spawn_blocking(move || closing.logs.shutdown())
+            .await?
+            .context("flushing the logs")?;
         tracing::info!("stopped cleanly");
         anyhow::Ok(())
     })

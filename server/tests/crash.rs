@@ -293,6 +293,56 @@ fn sigterm_shuts_down_cleanly_and_the_next_start_needs_no_recovery() {
     let broker = start(dir.path(), port);
     let mut c = Client::connect(port).unwrap();
     create_topic(&mut c, 1);
+    let values: Vec<String> = (0..3).map(|i| format!("v{i}")).collect();
+    let request = Request::Produce(ProduceRequest {
+        acks: -1,
+        timeout_ms: 10_000,
+        topic_data: vec![TopicProduceData {
+            name: TopicName(TOPIC.into()),
+            partition_data: vec![PartitionProduceData {
+                index: 0,
+                records: Some(batch(&values)),
+                ..PartitionProduceData::default()
+            }],
+            ..TopicProduceData::default()
+        }],
+        ..ProduceRequest::default()
+    });
+    let Ok(Response::Produce(r)) = c.call(12, request) else {
+        panic!("not a Produce response")
+    };
+    assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+    // A Fetch long-polling at the log end is still running at SIGTERM:
+    // the logs must close cleanly all the same.
+    let mut waiting = Client::connect(port).unwrap();
+    let fetch = Request::Fetch(FetchRequest {
+        max_wait_ms: 15_000,
+        min_bytes: 1,
+        max_bytes: 1 << 20,
+        topics: vec![FetchTopic {
+            topic: TopicName(TOPIC.into()),
+            partitions: vec![FetchPartition {
+                partition: 0,
+                fetch_offset: 3,
+                partition_max_bytes: 1 << 20,
+                ..FetchPartition::default()
+            }],
+            ..FetchTopic::default()
+        }],
+        ..FetchRequest::default()
+    });
+    let header = RequestHeader {
+        request_api_key: ApiKey::Fetch.key(),
+        request_api_version: 12,
+        correlation_id: 1,
+        client_id: Some("crash-test".into()),
+        ..RequestHeader::default()
+    };
+    waiting
+        .stream
+        .write_all(&frame::encode_request(&header, &fetch).expect("encodes"))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
     let status = Command::new("kill")
         .args(["-TERM", &broker.id().to_string()])
         .status()
@@ -316,4 +366,16 @@ fn sigterm_shuts_down_cleanly_and_the_next_start_needs_no_recovery() {
         "clean-shutdown marker written"
     );
     assert!(dir.path().join("recovery-point-offset-checkpoint").exists());
+    // The zeros written ahead of the active segment's end are cut: the
+    // file ends at its last batch, as Kafka's tools expect.
+    let log = std::fs::read(
+        dir.path()
+            .join(format!("{TOPIC}-0/00000000000000000000.log")),
+    )
+    .unwrap();
+    let batch_bytes: usize = batches(Bytes::from(log.clone()))
+        .map(|b| b.expect("only whole batches").as_bytes().len())
+        .sum();
+    assert_eq!(batch_bytes, log.len(), "the .log ends at its last batch");
+    drop(waiting);
 }

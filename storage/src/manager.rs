@@ -155,13 +155,15 @@ struct Shared {
     dir: PathBuf,
     partitions: RwLock<HashMap<TopicPartition, Arc<Partition>>>,
     offline: AtomicBool,
+    /// Set when shutdown begins: from then on the directory takes nothing.
+    closed: AtomicBool,
     /// fdatasync rounds run so far (group commit shows as rounds < appends).
     sync_rounds: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
     fn check_online(&self) -> Result<()> {
-        if self.offline.load(Ordering::SeqCst) {
+        if self.offline.load(Ordering::SeqCst) || self.closed.load(Ordering::SeqCst) {
             return Err(Error::LogDirOffline {
                 path: self.dir.clone(),
             });
@@ -253,6 +255,7 @@ impl LogManager {
             dir: dir.to_owned(),
             partitions: RwLock::new(partitions),
             offline: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             sync_rounds: std::sync::atomic::AtomicU64::new(0),
         });
         // The fsync helpers first: every storage thread hands them work.
@@ -428,6 +431,7 @@ impl LogManager {
 
     /// Removes a partition and its files.
     pub fn delete_partition(&self, tp: &TopicPartition) -> Result<()> {
+        self.shared.check_online()?;
         let removed = self
             .shared
             .partitions
@@ -568,6 +572,10 @@ impl LogManager {
     /// Writes the recovery-point and log-start checkpoints.
     pub fn checkpoint(&self) -> Result<()> {
         self.shared.check_online()?;
+        self.write_checkpoints()
+    }
+
+    fn write_checkpoints(&self) -> Result<()> {
         let mut recovery = std::collections::BTreeMap::new();
         let mut starts = std::collections::BTreeMap::new();
         for p in self.partitions() {
@@ -587,7 +595,14 @@ impl LogManager {
 
     /// Stops the threads (after the work queued before), flushes every
     /// partition, writes the checkpoints and the clean-shutdown marker.
-    pub fn shutdown(self) -> Result<()> {
+    /// Callers may still hold the manager (a request that is still
+    /// running): from the start of the shutdown every append, roll,
+    /// retention run or checkpoint is refused, as on an offline directory.
+    /// A second call does nothing.
+    pub fn shutdown(&self) -> Result<()> {
+        if self.shared.closed.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
         for w in &self.workers {
             let _ = w.send(Job::Stop);
         }
@@ -598,12 +613,16 @@ impl LogManager {
                 let _ = t.join();
             }
         }
-        self.shared.check_online()?;
+        if self.shared.offline.load(Ordering::SeqCst) {
+            return Err(Error::LogDirOffline {
+                path: self.shared.dir.clone(),
+            });
+        }
         for p in self.partitions() {
             p.with_log_mut(|log| log.trim_active().and_then(|()| log.flush()))
                 .inspect_err(|e| self.on_error(e))?;
         }
-        self.checkpoint()?;
+        self.write_checkpoints()?;
         meta::write_clean_shutdown(self.shared.fs.as_ref(), &self.shared.dir, 0)
     }
 }
