@@ -89,11 +89,24 @@ pub fn splice(
 
 /// Writes the chunks in order.
 pub async fn write_chunks(stream: &mut TcpStream, chunks: Vec<Chunk>) -> io::Result<()> {
+    // The bytes between two regions (a partition's fields and the next
+    // one's length prefix) leave in one write: with TCP_NODELAY each write
+    // is a packet of its own, and the consumer wakes for each.
+    let mut pending = BytesMut::new();
     for chunk in chunks {
         match chunk {
-            Chunk::Bytes(b) => stream.write_all(&b).await?,
-            Chunk::Region(region) => send_region(stream, &region).await?,
+            Chunk::Bytes(b) => pending.extend_from_slice(&b),
+            Chunk::Region(region) => {
+                if !pending.is_empty() {
+                    stream.write_all(&pending).await?;
+                    pending.clear();
+                }
+                send_region(stream, &region).await?;
+            }
         }
+    }
+    if !pending.is_empty() {
+        stream.write_all(&pending).await?;
     }
     Ok(())
 }
