@@ -76,18 +76,23 @@ impl Client {
         })
     }
 
-    fn call(&mut self, version: i16, body: Request) -> std::io::Result<Response> {
+    /// Writes a request without waiting for its answer.
+    fn send(&mut self, version: i16, body: &Request) -> std::io::Result<()> {
         self.correlation += 1;
-        let api = body.api_key();
         let header = RequestHeader {
-            request_api_key: api.key(),
+            request_api_key: body.api_key().key(),
             request_api_version: version,
             correlation_id: self.correlation,
             client_id: Some("crash-test".into()),
             ..RequestHeader::default()
         };
         self.stream
-            .write_all(&frame::encode_request(&header, &body).expect("encodes"))?;
+            .write_all(&frame::encode_request(&header, body).expect("encodes"))
+    }
+
+    fn call(&mut self, version: i16, body: Request) -> std::io::Result<Response> {
+        let api = body.api_key();
+        self.send(version, &body)?;
         loop {
             if let Some(f) = split_frame(&mut self.buf, 1 << 30).expect("valid frames") {
                 let (_, response) = frame::decode_response(api, version, f).expect("decodes");
@@ -140,6 +145,24 @@ fn batch(values: &[String]) -> Bytes {
     b.build().unwrap().into_bytes()
 }
 
+/// An acks=all Produce of one batch of `values` to `partition`.
+fn produce_request(partition: i32, values: &[String]) -> Request {
+    Request::Produce(ProduceRequest {
+        acks: -1,
+        timeout_ms: 10_000,
+        topic_data: vec![TopicProduceData {
+            name: TopicName(TOPIC.into()),
+            partition_data: vec![PartitionProduceData {
+                index: partition,
+                records: Some(batch(values)),
+                ..PartitionProduceData::default()
+            }],
+            ..TopicProduceData::default()
+        }],
+        ..ProduceRequest::default()
+    })
+}
+
 /// (partition, offset, value) of every acknowledged record.
 type Acked = Arc<Mutex<Vec<(i32, i64, String)>>>;
 
@@ -150,21 +173,7 @@ fn produce_until_killed(port: u16, cycle: usize, acked: Acked) {
     for i in 0.. {
         let partition = (i % PARTITIONS as usize) as i32;
         let values: Vec<String> = (0..3).map(|r| format!("c{cycle}-b{i}-r{r}")).collect();
-        let request = Request::Produce(ProduceRequest {
-            acks: -1,
-            timeout_ms: 10_000,
-            topic_data: vec![TopicProduceData {
-                name: TopicName(TOPIC.into()),
-                partition_data: vec![PartitionProduceData {
-                    index: partition,
-                    records: Some(batch(&values)),
-                    ..PartitionProduceData::default()
-                }],
-                ..TopicProduceData::default()
-            }],
-            ..ProduceRequest::default()
-        });
-        let Ok(Response::Produce(r)) = c.call(12, request) else {
+        let Ok(Response::Produce(r)) = c.call(12, produce_request(partition, &values)) else {
             return;
         };
         let p = &r.responses[0].partition_responses[0];
@@ -294,21 +303,7 @@ fn sigterm_shuts_down_cleanly_and_the_next_start_needs_no_recovery() {
     let mut c = Client::connect(port).unwrap();
     create_topic(&mut c, 1);
     let values: Vec<String> = (0..3).map(|i| format!("v{i}")).collect();
-    let request = Request::Produce(ProduceRequest {
-        acks: -1,
-        timeout_ms: 10_000,
-        topic_data: vec![TopicProduceData {
-            name: TopicName(TOPIC.into()),
-            partition_data: vec![PartitionProduceData {
-                index: 0,
-                records: Some(batch(&values)),
-                ..PartitionProduceData::default()
-            }],
-            ..TopicProduceData::default()
-        }],
-        ..ProduceRequest::default()
-    });
-    let Ok(Response::Produce(r)) = c.call(12, request) else {
+    let Ok(Response::Produce(r)) = c.call(12, produce_request(0, &values)) else {
         panic!("not a Produce response")
     };
     assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
@@ -331,17 +326,7 @@ fn sigterm_shuts_down_cleanly_and_the_next_start_needs_no_recovery() {
         }],
         ..FetchRequest::default()
     });
-    let header = RequestHeader {
-        request_api_key: ApiKey::Fetch.key(),
-        request_api_version: 12,
-        correlation_id: 1,
-        client_id: Some("crash-test".into()),
-        ..RequestHeader::default()
-    };
-    waiting
-        .stream
-        .write_all(&frame::encode_request(&header, &fetch).expect("encodes"))
-        .unwrap();
+    waiting.send(12, &fetch).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let status = Command::new("kill")
         .args(["-TERM", &broker.id().to_string()])
