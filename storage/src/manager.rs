@@ -13,10 +13,12 @@
 //!   appends waiting on them. Appends that arrive during the round queue for
 //!   the next one: this is group commit, one fsync for many appends. The
 //!   round runs on the thread that wrote because on a small virtual machine
-//!   every hand-off to another thread costs a wake-up of 0.1-0.3 ms, more
-//!   than half an fdatasync: with a separate syncer thread (and round runners
-//!   behind it) the same load made 70-81 MiB/s, with rounds here 90-99 MiB/s
-//!   (strata-bench max-1k, 1 KiB records, 6 partitions, acks=all).
+//!   every hand-off to another thread costs a wake-up of 0.1-0.3 ms, against
+//!   0.2-0.8 ms for an fdatasync. Against the syncer thread with round
+//!   runners it replaced (strata-bench max-1k, 1 KiB records, 6 partitions,
+//!   acks=all), seven of eight interleaved pairs were faster, by 4-35 %, and
+//!   one slower, when the disk slowed between its two runs; the disk's own
+//!   drift between minutes is larger than the difference.
 //!
 //! Durability. A partition whose topic leaves `flush.messages` and
 //! `flush.ms` unset (or at 1 / 0) acknowledges an append only once it is on

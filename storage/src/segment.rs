@@ -283,7 +283,7 @@ impl Segment {
             log,
             size,
             file_len: size,
-            write_ahead: std::env::var("STRATA_NO_WRITE_AHEAD").is_err(),
+            write_ahead: true,
             offset_index,
             time_index,
             config,
