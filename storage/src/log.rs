@@ -1706,6 +1706,63 @@ pub(crate) mod tests {
         );
     }
 
+    /// A client retries every batch it has no answer for, oldest first; a
+    /// restart between the write and the answer must not turn those retries
+    /// into OUT_OF_ORDER_SEQUENCE (franz-go calls that data loss).
+    #[test]
+    fn the_last_five_batches_are_recognised_as_retries_after_a_restart() {
+        for clean in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut log = open(dir.path(), small_config());
+            let mut seq = 0;
+            // Write until a roll has just happened, so that the newest
+            // snapshot sits right behind the batches a client would retry.
+            let rolled_at = loop {
+                let segments = log.segments().count();
+                log.append(&idempotent(7, 0, seq, 2), 0, NOW).unwrap();
+                seq += 2;
+                if log.segments().count() > segments && segments > 1 {
+                    break seq - 2;
+                }
+            };
+            // One more batch after the roll: four unanswered before it.
+            log.append(&idempotent(7, 0, seq, 2), 0, NOW).unwrap();
+            seq += 2;
+            let end = log.log_end_offset();
+            if clean {
+                log.close().unwrap();
+            } else {
+                log.flush().unwrap();
+                drop(log);
+            }
+            let (mut log, _) = PartitionLog::open(
+                Arc::new(OsFs),
+                dir.path(),
+                small_config(),
+                Checkpoints::default(),
+                clean,
+            )
+            .unwrap();
+            for retried in (seq - 10..seq).step_by(2) {
+                let info = log.append(&idempotent(7, 0, retried, 2), 0, NOW);
+                assert!(
+                    info.as_ref().is_ok_and(|i| i.duplicate),
+                    "clean {clean}: the retry of sequence {retried} (roll before {rolled_at}): {info:?}"
+                );
+            }
+            assert_eq!(
+                log.log_end_offset(),
+                end,
+                "clean {clean}: nothing written twice"
+            );
+            assert!(
+                !log.append(&idempotent(7, 0, seq, 1), 0, NOW)
+                    .unwrap()
+                    .duplicate
+            );
+        }
+    }
+
     #[test]
     fn a_compacted_log_refuses_records_without_a_key() {
         let dir = tempfile::tempdir().unwrap();

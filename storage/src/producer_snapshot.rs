@@ -2,9 +2,11 @@
 //! each partition directory (named by [`crate::names`]), byte-compatible
 //! with Kafka 4.x's `ProducerStateManager`.
 //!
-//! Owns: the file format, one entry per producer id as it stood at the
-//! snapshot's offset. Not: when to take or delete snapshots, or how the
-//! entries are rebuilt from the log tail after one (recovery's business).
+//! Owns: the file format, a list of entries, each one batch of a producer
+//! id as it stood at the snapshot's offset (Kafka writes one per producer;
+//! what the list means is [`crate::producer_state`]'s business). Not: when
+//! to take or delete snapshots, or how the entries are rebuilt from the log
+//! tail after one (recovery's business).
 //!
 //! Snapshot file, big-endian:
 //!

@@ -21,9 +21,15 @@
 //! DeleteRecords removed its batches), and refusing would leave the
 //! producer stuck on OUT_OF_ORDER_SEQUENCE with nothing lost.
 //!
-//! Persistence: a `<offset>.snapshot` (Kafka's format, last batch per
-//! producer) is written when a segment rolls and at a clean close; after a
-//! crash the state is the newest snapshot plus the batches after it.
+//! Persistence: a `<offset>.snapshot` (Kafka's format) is written when a
+//! segment rolls and at a clean close; after a crash the state is the newest
+//! snapshot plus the batches after it. Kafka's snapshot holds one entry, the
+//! last batch, per producer; ours holds an entry for each kept batch, oldest
+//! first. Kafka's loader keeps a producer's last entry (`Map.put`), so it
+//! reads the newest batch as before, and we get all five back: a client that
+//! retries its unanswered batches after a restart finds each one recognised,
+//! where a one-entry snapshot answers every batch but the last with
+//! OUT_OF_ORDER_SEQUENCE (which franz-go reports as data loss).
 
 use std::collections::{HashMap, VecDeque};
 
@@ -193,18 +199,27 @@ impl ProducerState {
             last_offset: first_offset + i64::from(header.last_offset_delta()),
             max_timestamp: header.max_timestamp(),
         };
-        let entry = self.producers.entry(pid).or_insert_with(|| ProducerEntry {
-            epoch: header.producer_epoch(),
-            batches: VecDeque::new(),
-        });
-        if header.producer_epoch() != entry.epoch {
-            entry.epoch = header.producer_epoch();
+        self.keep(pid, header.producer_epoch(), kept);
+    }
+
+    /// Appends `batch` to the producer's kept batches; a new epoch starts
+    /// them afresh.
+    fn keep(&mut self, producer_id: i64, epoch: i16, batch: KeptBatch) {
+        let entry = self
+            .producers
+            .entry(producer_id)
+            .or_insert_with(|| ProducerEntry {
+                epoch,
+                batches: VecDeque::new(),
+            });
+        if epoch != entry.epoch {
+            entry.epoch = epoch;
             entry.batches.clear();
         }
         if entry.batches.len() == KEPT_BATCHES {
             entry.batches.pop_front();
         }
-        entry.batches.push_back(kept);
+        entry.batches.push_back(batch);
     }
 
     /// Forgets everything at or after `offset` (the log was truncated there).
@@ -215,14 +230,15 @@ impl ProducerState {
         self.producers.retain(|_, e| !e.batches.is_empty());
     }
 
-    /// The snapshot entries: the last batch of each producer.
+    /// The snapshot entries: every kept batch of each producer, oldest
+    /// first, so that a reader keeping the last entry per producer (Kafka)
+    /// gets the newest.
     pub fn snapshot(&self) -> Vec<ProducerSnapshotEntry> {
         let mut out: Vec<ProducerSnapshotEntry> = self
             .producers
             .iter()
-            .filter_map(|(&pid, e)| {
-                let b = e.batches.back()?;
-                Some(ProducerSnapshotEntry {
+            .flat_map(|(&pid, e)| {
+                e.batches.iter().map(move |b| ProducerSnapshotEntry {
                     producer_id: pid,
                     producer_epoch: e.epoch,
                     last_sequence: b.last_sequence,
@@ -234,16 +250,19 @@ impl ProducerState {
                 })
             })
             .collect();
-        out.sort_by_key(|e| e.producer_id);
+        out.sort_by_key(|e| (e.producer_id, e.last_offset));
         out
     }
 
+    /// The state a snapshot describes: entries of one producer are its
+    /// batches (one in Kafka's snapshots, up to five in ours); a later
+    /// entry at another epoch replaces the earlier ones, as a new epoch does.
     pub fn from_snapshot(entries: &[ProducerSnapshotEntry]) -> ProducerState {
+        let mut sorted: Vec<&ProducerSnapshotEntry> =
+            entries.iter().filter(|e| e.last_offset >= 0).collect();
+        sorted.sort_by_key(|e| (e.producer_id, e.last_offset));
         let mut state = ProducerState::default();
-        for e in entries {
-            if e.last_offset < 0 {
-                continue;
-            }
+        for e in sorted {
             let first_sequence = {
                 let first = i64::from(e.last_sequence) - i64::from(e.offset_delta);
                 if first < 0 {
@@ -252,17 +271,15 @@ impl ProducerState {
                     first as i32
                 }
             };
-            state.producers.insert(
+            state.keep(
                 e.producer_id,
-                ProducerEntry {
-                    epoch: e.producer_epoch,
-                    batches: VecDeque::from([KeptBatch {
-                        first_sequence,
-                        last_sequence: e.last_sequence,
-                        first_offset: e.last_offset - i64::from(e.offset_delta),
-                        last_offset: e.last_offset,
-                        max_timestamp: e.timestamp,
-                    }]),
+                e.producer_epoch,
+                KeptBatch {
+                    first_sequence,
+                    last_sequence: e.last_sequence,
+                    first_offset: e.last_offset - i64::from(e.offset_delta),
+                    last_offset: e.last_offset,
+                    max_timestamp: e.timestamp,
                 },
             );
         }
@@ -356,21 +373,55 @@ mod tests {
     }
 
     #[test]
-    fn snapshot_round_trip_keeps_the_last_batch() {
+    fn snapshot_round_trip_keeps_every_kept_batch() {
         let mut s = ProducerState::default();
         s.record(&header(1, 2, 0, 3), 10);
         s.record(&header(1, 2, 3, 2), 20);
         s.record(&header(9, 0, 0, 1), 30);
-        let back = ProducerState::from_snapshot(&s.snapshot());
+        let entries = s.snapshot();
+        // Oldest first per producer: a reader that keeps the last entry of
+        // each producer (Kafka) sees its newest batch.
+        let last_of_1 = entries.iter().rfind(|e| e.producer_id == 1).unwrap();
+        assert_eq!((last_of_1.last_sequence, last_of_1.last_offset), (4, 21));
+        let back = ProducerState::from_snapshot(&entries);
+        assert_eq!(back, s);
         assert_eq!(back.check(&header(1, 2, 5, 1)), Ok(SequenceCheck::Append));
         assert_eq!(
-            back.check(&header(1, 2, 3, 2)),
+            back.check(&header(1, 2, 0, 3)),
             Ok(SequenceCheck::Duplicate {
-                first_offset: 20,
-                last_offset: 21
+                first_offset: 10,
+                last_offset: 12
             })
         );
         assert_eq!(back.len(), 2);
+    }
+
+    #[test]
+    fn snapshot_entries_beyond_five_or_at_an_older_epoch_are_dropped() {
+        let entry = |epoch: i16, seq: i32, offset: i64| ProducerSnapshotEntry {
+            producer_id: 1,
+            producer_epoch: epoch,
+            last_sequence: seq,
+            last_offset: offset,
+            offset_delta: 0,
+            timestamp: 0,
+            coordinator_epoch: -1,
+            current_txn_first_offset: -1,
+        };
+        // Three batches at epoch 0, then six at epoch 1, listed newest first.
+        let mut entries: Vec<_> = (0..3).map(|i| entry(0, i, i64::from(i))).collect();
+        entries.extend((0..6).map(|i| entry(1, i, 10 + i64::from(i))));
+        entries.reverse();
+        let back = ProducerState::from_snapshot(&entries);
+        let e = back.get(1).unwrap();
+        assert_eq!(e.epoch, 1);
+        assert_eq!(
+            e.batches
+                .iter()
+                .map(|b| b.last_sequence)
+                .collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5]
+        );
     }
 
     #[test]
