@@ -31,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::fs::{File, Fs};
 use crate::names;
 use crate::producer_snapshot::{read_snapshot, write_snapshot};
-use crate::producer_state::{ProducerState, SequenceCheck, SequenceError};
+use crate::producer_state::{ProducerChanges, ProducerState, SequenceCheck, SequenceError};
 use crate::segment::{BatchMeta, FileRegion, Recovered, Segment, SegmentConfig, SegmentView};
 use strata_protocol::records::BatchHeader;
 
@@ -416,7 +416,7 @@ impl PartitionLog {
             TimestampType::LogAppendTime => now_ms,
             TimestampType::CreateTime => -1,
         };
-        let mut pending_state = self.producers.clone();
+        let mut producer_changes = ProducerChanges::default();
         let mut duplicates: Vec<(i64, i64)> = Vec::new();
         // The chunk written: the batches that are not duplicates, back to back.
         self.scratch.clear();
@@ -476,7 +476,7 @@ impl PartitionLog {
                 }
             }
             if header.producer_id() >= 0 {
-                match pending_state.check(&header) {
+                match producer_changes.check(&self.producers, &header) {
                     Ok(SequenceCheck::Append) => {}
                     Ok(SequenceCheck::Duplicate {
                         first_offset,
@@ -511,7 +511,7 @@ impl PartitionLog {
                 last_offset,
                 max_timestamp,
             });
-            pending_state.record(&header, next);
+            producer_changes.record(&self.producers, &header, next);
             next = last_offset + 1;
         }
         let Some(last) = metas.last() else {
@@ -543,7 +543,7 @@ impl PartitionLog {
         let result = self.active_mut().append(&chunk[..total], &metas);
         self.scratch = chunk;
         result?;
-        self.producers = pending_state;
+        self.producers.apply(producer_changes);
         Ok(AppendInfo {
             first_offset: duplicates.first().map_or(first_offset, |d| d.0),
             last_offset,
@@ -1704,6 +1704,26 @@ pub(crate) mod tests {
                 .unwrap()
                 .duplicate
         );
+    }
+
+    #[test]
+    fn a_request_refused_for_a_sequence_leaves_the_producers_as_they_were() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(dir.path(), LogConfig::default());
+        let two = |a: Bytes, b: Bytes| Bytes::from([a.as_ref(), b.as_ref()].concat());
+        // Two batches of one producer in one request follow each other.
+        let info = log
+            .append(&two(idempotent(7, 0, 0, 2), idempotent(7, 0, 2, 1)), 0, NOW)
+            .unwrap();
+        assert_eq!((info.first_offset, info.last_offset), (0, 2));
+        // A good batch followed by a gap: neither is written or remembered.
+        assert!(matches!(
+            log.append(&two(idempotent(7, 0, 3, 1), idempotent(7, 0, 9, 1)), 0, NOW),
+            Err(Error::OutOfOrderSequence(_))
+        ));
+        assert_eq!(log.log_end_offset(), 3);
+        let retry = log.append(&idempotent(7, 0, 3, 1), 0, NOW).unwrap();
+        assert_eq!((retry.first_offset, retry.duplicate), (3, false));
     }
 
     /// A client retries every batch it has no answer for, oldest first; a

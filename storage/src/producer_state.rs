@@ -121,6 +121,136 @@ fn last_sequence(header: &BatchHeader) -> i32 {
     }
 }
 
+/// Checks an idempotent batch against its producer's entry (`None`: unknown).
+fn check_entry(
+    entry: Option<&ProducerEntry>,
+    header: &BatchHeader,
+) -> Result<SequenceCheck, SequenceError> {
+    let pid = header.producer_id();
+    let epoch = header.producer_epoch();
+    let first = header.base_sequence();
+    let last = last_sequence(header);
+    let Some(entry) = entry else {
+        return Ok(SequenceCheck::Append);
+    };
+    if epoch < entry.epoch {
+        return Err(SequenceError::InvalidEpoch {
+            producer_id: pid,
+            current: entry.epoch,
+            got: epoch,
+        });
+    }
+    if epoch > entry.epoch {
+        return if first == 0 {
+            Ok(SequenceCheck::Append)
+        } else {
+            Err(SequenceError::OutOfOrder {
+                producer_id: pid,
+                expected: 0,
+                got: first,
+            })
+        };
+    }
+    if let Some(kept) = entry
+        .batches
+        .iter()
+        .find(|b| b.first_sequence == first && b.last_sequence == last)
+    {
+        return Ok(SequenceCheck::Duplicate {
+            first_offset: kept.first_offset,
+            last_offset: kept.last_offset,
+        });
+    }
+    let expected = entry
+        .batches
+        .back()
+        .map_or(0, |b| next_sequence(b.last_sequence));
+    if first == expected {
+        Ok(SequenceCheck::Append)
+    } else {
+        Err(SequenceError::OutOfOrder {
+            producer_id: pid,
+            expected,
+            got: first,
+        })
+    }
+}
+
+impl KeptBatch {
+    fn of(header: &BatchHeader, first_offset: i64) -> KeptBatch {
+        KeptBatch {
+            first_sequence: header.base_sequence(),
+            last_sequence: last_sequence(header),
+            first_offset,
+            last_offset: first_offset + i64::from(header.last_offset_delta()),
+            max_timestamp: header.max_timestamp(),
+        }
+    }
+}
+
+impl ProducerEntry {
+    fn new(epoch: i16) -> ProducerEntry {
+        ProducerEntry {
+            epoch,
+            batches: VecDeque::new(),
+        }
+    }
+
+    /// Appends `batch` to the kept batches; a new epoch starts them afresh.
+    fn keep(&mut self, epoch: i16, batch: KeptBatch) {
+        if epoch != self.epoch {
+            self.epoch = epoch;
+            self.batches.clear();
+        }
+        if self.batches.len() == KEPT_BATCHES {
+            self.batches.pop_front();
+        }
+        self.batches.push_back(batch);
+    }
+}
+
+/// What one append does to the producers, kept apart until the append
+/// succeeds: only the entries it touches are copied, so a refused request
+/// leaves the state as it was at a cost that does not grow with the number
+/// of producers the partition knows.
+#[derive(Debug, Default)]
+pub struct ProducerChanges {
+    touched: HashMap<i64, ProducerEntry>,
+}
+
+impl ProducerChanges {
+    /// [`ProducerState::check`] as if these changes were applied.
+    pub fn check(
+        &self,
+        state: &ProducerState,
+        header: &BatchHeader,
+    ) -> Result<SequenceCheck, SequenceError> {
+        let pid = header.producer_id();
+        check_entry(
+            self.touched.get(&pid).or_else(|| state.producers.get(&pid)),
+            header,
+        )
+    }
+
+    /// [`ProducerState::record`], into these changes.
+    pub fn record(&mut self, state: &ProducerState, header: &BatchHeader, first_offset: i64) {
+        let pid = header.producer_id();
+        if pid < 0 {
+            return;
+        }
+        self.touched
+            .entry(pid)
+            .or_insert_with(|| {
+                state
+                    .producers
+                    .get(&pid)
+                    .cloned()
+                    .unwrap_or_else(|| ProducerEntry::new(header.producer_epoch()))
+            })
+            .keep(header.producer_epoch(), KeptBatch::of(header, first_offset));
+    }
+}
+
 impl ProducerState {
     pub fn is_empty(&self) -> bool {
         self.producers.is_empty()
@@ -136,54 +266,7 @@ impl ProducerState {
 
     /// Checks an idempotent batch (`producer_id >= 0`) against the state.
     pub fn check(&self, header: &BatchHeader) -> Result<SequenceCheck, SequenceError> {
-        let pid = header.producer_id();
-        let epoch = header.producer_epoch();
-        let first = header.base_sequence();
-        let last = last_sequence(header);
-        let Some(entry) = self.producers.get(&pid) else {
-            return Ok(SequenceCheck::Append);
-        };
-        if epoch < entry.epoch {
-            return Err(SequenceError::InvalidEpoch {
-                producer_id: pid,
-                current: entry.epoch,
-                got: epoch,
-            });
-        }
-        if epoch > entry.epoch {
-            return if first == 0 {
-                Ok(SequenceCheck::Append)
-            } else {
-                Err(SequenceError::OutOfOrder {
-                    producer_id: pid,
-                    expected: 0,
-                    got: first,
-                })
-            };
-        }
-        if let Some(kept) = entry
-            .batches
-            .iter()
-            .find(|b| b.first_sequence == first && b.last_sequence == last)
-        {
-            return Ok(SequenceCheck::Duplicate {
-                first_offset: kept.first_offset,
-                last_offset: kept.last_offset,
-            });
-        }
-        let expected = entry
-            .batches
-            .back()
-            .map_or(0, |b| next_sequence(b.last_sequence));
-        if first == expected {
-            Ok(SequenceCheck::Append)
-        } else {
-            Err(SequenceError::OutOfOrder {
-                producer_id: pid,
-                expected,
-                got: first,
-            })
-        }
+        check_entry(self.producers.get(&header.producer_id()), header)
     }
 
     /// Records a batch that was written at `first_offset`.
@@ -192,36 +275,16 @@ impl ProducerState {
         if pid < 0 {
             return;
         }
-        let kept = KeptBatch {
-            first_sequence: header.base_sequence(),
-            last_sequence: last_sequence(header),
-            first_offset,
-            last_offset: first_offset + i64::from(header.last_offset_delta()),
-            max_timestamp: header.max_timestamp(),
-        };
-        self.keep(pid, header.producer_epoch(), kept);
+        self.producers
+            .entry(pid)
+            .or_insert_with(|| ProducerEntry::new(header.producer_epoch()))
+            .keep(header.producer_epoch(), KeptBatch::of(header, first_offset));
     }
 
-    /// Appends `batch` to the producer's kept batches; a new epoch starts
-    /// them afresh.
-    fn keep(&mut self, producer_id: i64, epoch: i16, batch: KeptBatch) {
-        let entry = self
-            .producers
-            .entry(producer_id)
-            .or_insert_with(|| ProducerEntry {
-                epoch,
-                batches: VecDeque::new(),
-            });
-        if epoch != entry.epoch {
-            entry.epoch = epoch;
-            entry.batches.clear();
-        }
-        if entry.batches.len() == KEPT_BATCHES {
-            entry.batches.pop_front();
-        }
-        entry.batches.push_back(batch);
+    /// Takes in what an append recorded.
+    pub fn apply(&mut self, changes: ProducerChanges) {
+        self.producers.extend(changes.touched);
     }
-
     /// Forgets everything at or after `offset` (the log was truncated there).
     pub fn truncate_to(&mut self, offset: i64) {
         for entry in self.producers.values_mut() {
@@ -271,17 +334,20 @@ impl ProducerState {
                     first as i32
                 }
             };
-            state.keep(
-                e.producer_id,
-                e.producer_epoch,
-                KeptBatch {
-                    first_sequence,
-                    last_sequence: e.last_sequence,
-                    first_offset: e.last_offset - i64::from(e.offset_delta),
-                    last_offset: e.last_offset,
-                    max_timestamp: e.timestamp,
-                },
-            );
+            state
+                .producers
+                .entry(e.producer_id)
+                .or_insert_with(|| ProducerEntry::new(e.producer_epoch))
+                .keep(
+                    e.producer_epoch,
+                    KeptBatch {
+                        first_sequence,
+                        last_sequence: e.last_sequence,
+                        first_offset: e.last_offset - i64::from(e.offset_delta),
+                        last_offset: e.last_offset,
+                        max_timestamp: e.timestamp,
+                    },
+                );
         }
         state
     }
