@@ -28,6 +28,14 @@ pub trait File: Send + Sync + Debug {
     fn write_all_at(&self, buf: &[u8], position: u64) -> io::Result<()>;
     /// `fdatasync`: data and the size are on disk when this returns.
     fn sync_data(&self) -> io::Result<()>;
+    /// Starts writing the file's dirty pages to the device, without
+    /// waiting, metadata or a device cache flush (Linux
+    /// `sync_file_range(SYNC_FILE_RANGE_WRITE)`).
+    fn start_write_back(&self) -> io::Result<()>;
+    /// Writes the file's dirty pages and waits until the device has taken
+    /// them (into its volatile cache: durable only after a later flush, as
+    /// any `sync_data` on the same file system issues). No metadata.
+    fn wait_write_back(&self) -> io::Result<()>;
     fn set_len(&self, len: u64) -> io::Result<()>;
     fn size(&self) -> io::Result<u64>;
     /// The descriptor, for zero-copy sends (`sendfile`); `None` where there
@@ -69,6 +77,12 @@ pub trait Fs: Send + Sync + Debug {
     fn exists(&self, path: &Path) -> bool;
     /// Makes the directory's entries (creations, renames, removals) durable.
     fn sync_dir(&self, path: &Path) -> io::Result<()>;
+    /// Whether the file system under `dir` writes data over a file's
+    /// existing blocks in place, so that [`File::wait_write_back`] and a
+    /// later device flush make such an overwrite durable with no metadata
+    /// to commit: ext2/3/4 and XFS. Not btrfs or ZFS, which copy on write
+    /// (an overwrite is new blocks, so new metadata), nor anything unknown.
+    fn overwrites_in_place(&self, dir: &Path) -> bool;
 }
 
 /// The operating system's file system.
@@ -89,6 +103,14 @@ impl File for OsFile {
 
     fn sync_data(&self) -> io::Result<()> {
         self.0.sync_data()
+    }
+
+    fn start_write_back(&self) -> io::Result<()> {
+        sync_file_range(&self.0, false)
+    }
+
+    fn wait_write_back(&self) -> io::Result<()> {
+        sync_file_range(&self.0, true)
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
@@ -147,12 +169,69 @@ impl Fs for OsFs {
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
         std::fs::File::open(path)?.sync_all()
     }
+
+    fn overwrites_in_place(&self, dir: &Path) -> bool {
+        overwrites_in_place(dir)
+    }
+}
+
+/// `sync_file_range` over the whole file: start the write-back, or also
+/// wait for it (and for any write-back already under way).
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)] // no safe binding of sync_file_range exists (nix, rustix)
+fn sync_file_range(file: &std::fs::File, wait: bool) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let flags = if wait {
+        libc::SYNC_FILE_RANGE_WAIT_BEFORE
+            | libc::SYNC_FILE_RANGE_WRITE
+            | libc::SYNC_FILE_RANGE_WAIT_AFTER
+    } else {
+        libc::SYNC_FILE_RANGE_WRITE
+    };
+    // SAFETY: the descriptor is open for as long as `file` is borrowed;
+    // offset 0 and length 0 name the whole file.
+    if unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, flags) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Elsewhere there is no write-back without a flush: the flush itself.
+#[cfg(not(target_os = "linux"))]
+fn sync_file_range(file: &std::fs::File, _wait: bool) -> io::Result<()> {
+    file.sync_data()
+}
+
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)] // statfs through libc, as sync_file_range is
+fn overwrites_in_place(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    const EXT_SUPER_MAGIC: i64 = 0xEF53;
+    const XFS_SUPER_MAGIC: i64 = 0x5846_5342;
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: `path` is a NUL-terminated string and `stat` a plain struct
+    // that statfs fills in.
+    let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(path.as_ptr(), &mut stat) } != 0 {
+        return false;
+    }
+    #[allow(clippy::unnecessary_cast)] // f_type's width differs between targets
+    let kind = stat.f_type as i64;
+    kind == EXT_SUPER_MAGIC || kind == XFS_SUPER_MAGIC
+}
+
+#[cfg(not(target_os = "linux"))]
+fn overwrites_in_place(_dir: &Path) -> bool {
+    false
 }
 
 /// Faults a [`FaultyFs`] injects; each can be switched on at any time.
 #[derive(Debug, Default)]
 pub struct Faults {
-    /// Every `sync_data` and `sync_dir` fails with EIO.
+    /// Every `sync_data`, `sync_dir` and write-back fails with EIO.
     pub fail_sync: AtomicBool,
     /// Every write fails with EIO.
     pub fail_write: AtomicBool,
@@ -160,6 +239,10 @@ pub struct Faults {
     /// (`u64::MAX`: no limit). A write that does not fit writes what fits
     /// first, as a real full disk tears a write.
     pub space_left: AtomicU64,
+    /// `sync_data` calls that reached the file system (counted, not faults).
+    pub data_syncs: AtomicU64,
+    /// `wait_write_back` calls that reached the file system.
+    pub write_backs: AtomicU64,
 }
 
 impl Faults {
@@ -218,7 +301,23 @@ impl File for FaultyFile {
         if self.faults.fail_sync.load(Ordering::SeqCst) {
             return Err(eio("fsync failed"));
         }
+        self.faults.data_syncs.fetch_add(1, Ordering::SeqCst);
         self.inner.sync_data()
+    }
+
+    fn start_write_back(&self) -> io::Result<()> {
+        if self.faults.fail_sync.load(Ordering::SeqCst) {
+            return Err(eio("write-back failed"));
+        }
+        self.inner.start_write_back()
+    }
+
+    fn wait_write_back(&self) -> io::Result<()> {
+        if self.faults.fail_sync.load(Ordering::SeqCst) {
+            return Err(eio("write-back failed"));
+        }
+        self.faults.write_backs.fetch_add(1, Ordering::SeqCst);
+        self.inner.wait_write_back()
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
@@ -288,6 +387,10 @@ impl Fs for FaultyFs {
             return Err(eio("directory fsync failed"));
         }
         OsFs.sync_dir(path)
+    }
+
+    fn overwrites_in_place(&self, dir: &Path) -> bool {
+        OsFs.overwrites_in_place(dir)
     }
 }
 

@@ -152,14 +152,31 @@ pub struct OpenReport {
     pub truncation_reasons: Vec<String>,
 }
 
-/// Files to fdatasync, and the log end they cover.
+/// Files to sync, and the log end they cover.
 #[derive(Debug)]
 pub struct Unflushed {
-    pub files: Vec<(PathBuf, Arc<dyn File>)>,
+    pub files: Vec<UnflushedFile>,
     pub dir: Option<PathBuf>,
     pub up_to: i64,
     /// The directory change this sync covers (see `PartitionLog::dir_changes`).
     dir_change: u64,
+}
+
+/// A segment's `.log` with data not yet known to be on disk.
+#[derive(Debug)]
+pub struct UnflushedFile {
+    pub path: PathBuf,
+    pub file: Arc<dyn File>,
+    /// Every byte to sync overwrites blocks an earlier fdatasync made part
+    /// of the file (zeros written ahead): on a file system that overwrites
+    /// in place, writing the pages back and one device flush for the whole
+    /// round make it durable. Otherwise this file needs its own fdatasync,
+    /// which also commits its new size and blocks.
+    pub overwrite_only: bool,
+    base_offset: i64,
+    /// The file's length when the sync was planned: what an fdatasync
+    /// started after this makes durable.
+    file_len: u64,
 }
 
 #[derive(Debug)]
@@ -761,7 +778,13 @@ impl PartitionLog {
                 s.next_offset() > self.recovery_point || s.base_offset() >= self.recovery_point
             })
             .filter(|s| !s.is_empty())
-            .map(|s| (s.log_path().to_owned(), s.log_file().clone()))
+            .map(|s| UnflushedFile {
+                path: s.log_path().to_owned(),
+                file: s.log_file().clone(),
+                overwrite_only: s.overwrites_durable_blocks(),
+                base_offset: s.base_offset(),
+                file_len: s.file_len(),
+            })
             .collect();
         Unflushed {
             files,
@@ -781,13 +804,20 @@ impl PartitionLog {
         if unflushed.dir.is_some() {
             self.dir_synced = self.dir_synced.max(unflushed.dir_change);
         }
+        for f in &unflushed.files {
+            if !f.overwrite_only {
+                if let Some(segment) = self.segments.get_mut(&f.base_offset) {
+                    segment.note_synced(f.file_len);
+                }
+            }
+        }
     }
 
     /// Syncs in place, on the calling thread.
     pub fn flush(&mut self) -> Result<()> {
         let unflushed = self.unflushed();
-        for (path, file) in &unflushed.files {
-            file.sync_data().map_err(|e| Error::io(path, e))?;
+        for f in &unflushed.files {
+            f.file.sync_data().map_err(|e| Error::io(&f.path, e))?;
         }
         if let Some(dir) = &unflushed.dir {
             self.fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
@@ -1704,6 +1734,42 @@ pub(crate) mod tests {
                 .unwrap()
                 .duplicate
         );
+    }
+
+    /// Which files a round may only write back: those whose data lies in
+    /// blocks an earlier fdatasync made durable.
+    #[test]
+    fn only_data_inside_synced_blocks_is_left_to_a_write_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(dir.path(), LogConfig::default());
+        let kinds = |log: &PartitionLog| {
+            log.unflushed()
+                .files
+                .iter()
+                .map(|f| f.overwrite_only)
+                .collect::<Vec<_>>()
+        };
+        log.append(&batch(2, 100, NOW), 0, NOW).unwrap();
+        assert_eq!(kinds(&log), [false], "a new segment grows: fdatasync");
+        let planned = log.unflushed();
+        for f in &planned.files {
+            f.file.sync_data().unwrap();
+        }
+        log.mark_flushed(&planned);
+        log.append(&batch(2, 100, NOW), 0, NOW).unwrap();
+        assert_eq!(
+            kinds(&log),
+            [true],
+            "inside the zeros the fdatasync made durable"
+        );
+        // More zeros go on before those run out; data past the synced ones
+        // needs the fdatasync that commits them.
+        let synced_len = planned.files[0].file_len;
+        while log.active().size() <= synced_len {
+            log.append(&batch(10, 1000, NOW), 0, NOW).unwrap();
+            assert!(log.active().file_len() > log.active().size());
+        }
+        assert_eq!(kinds(&log), [false]);
     }
 
     #[test]

@@ -7,10 +7,14 @@
 //! - `N` storage threads; a partition belongs to one of them (by hash), so
 //!   its appends are serialized without contention on a hot lock.
 //! - A storage thread writes every append queued for it, then, when its
-//!   queue is empty, runs one fdatasync round over the partitions it wrote
-//!   (several files at once: helper threads, started beside it, sync all but
-//!   one), advances their recovery point and high watermark, and answers the
-//!   appends waiting on them. Appends that arrive during the round queue for
+//!   queue is empty, runs one sync round over the partitions it wrote,
+//!   advances their recovery point and high watermark, and answers the
+//!   appends waiting on them. On ext4 and XFS a round writes back the pages
+//!   of every file whose new data lies in blocks already durable (the zeros
+//!   written ahead of a segment's end) and then flushes the device once,
+//!   through one fdatasync; files that grew, and directories, get their own
+//!   fdatasync (several at once: helper threads, started beside it, take all
+//!   but one). See `sync_files`. Appends that arrive during the round queue for
 //!   the next one: this is group commit, one fsync for many appends. The
 //!   round runs on the thread that wrote because on a small virtual machine
 //!   every hand-off to another thread costs a wake-up of 0.1-0.3 ms, against
@@ -161,6 +165,10 @@ struct Shared {
     closed: AtomicBool,
     /// fdatasync rounds run so far (group commit shows as rounds < appends).
     sync_rounds: std::sync::atomic::AtomicU64,
+    /// The file system overwrites in place ([`Fs::overwrites_in_place`]):
+    /// a round writes back the files whose data lies in blocks already
+    /// durable and flushes the device once, instead of an fdatasync each.
+    overwrites_in_place: bool,
 }
 
 impl Shared {
@@ -252,6 +260,7 @@ impl LogManager {
         // From here on a crash must be seen as one at the next start.
         meta::remove_clean_shutdown(fs.as_ref(), dir)?;
 
+        let overwrites_in_place = fs.overwrites_in_place(dir);
         let shared = Arc::new(Shared {
             fs,
             dir: dir.to_owned(),
@@ -259,6 +268,7 @@ impl LogManager {
             offline: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             sync_rounds: std::sync::atomic::AtomicU64::new(0),
+            overwrites_in_place,
         });
         // The fsync helpers first: every storage thread hands them work.
         let (helper_tx, helper_rx) = mpsc::channel();
@@ -702,9 +712,11 @@ fn storage_thread(shared: &Shared, jobs: &mpsc::Receiver<Job>, helpers: &mpsc::S
     }
 }
 
-/// How many fdatasyncs of one round run at once: the device and the
-/// journal take concurrent flushes together, so a round over many
-/// partitions costs little more than one over a single partition.
+/// How many fdatasyncs of one round run at once. Concurrent fdatasyncs are
+/// not cheaper than sequential ones on every device (this project's
+/// virtio disk: six at once 0.89-10.5 ms, six in a row 1.39-1.74 ms); most
+/// rounds need a single one now (see `sync_files`), so this matters only
+/// for rounds where many segments grew or rolled.
 const PARALLEL_SYNCS: usize = 16;
 
 /// One file (or directory) to sync for a round; the answer goes to `done`.
@@ -743,21 +755,57 @@ fn sync_helper(jobs: &Mutex<mpsc::Receiver<SyncJob>>) {
     }
 }
 
-/// Syncs every file (and directory) of a round, several at a time on the
-/// helpers while the calling storage thread does one itself; the first
-/// failure, if any.
+/// Syncs every file (and directory) of a round; the first failure, if any.
+///
+/// Where the file system overwrites in place, the files whose new data all
+/// lies in blocks an earlier fdatasync made durable (the zeros written ahead
+/// of a segment's end) are written back together (`sync_file_range`) and
+/// then made durable by the device flush of one fdatasync that starts after
+/// every write-back has finished: one flush per round instead of one per
+/// partition. On this project's 2-vCPU VM (virtio disk, ext4), a round of
+/// six 32 KiB writes took 0.34-0.48 ms (p50) that way against 1.39-1.61 ms
+/// for six fdatasyncs in a row and 0.89-10.5 ms for six at once on six
+/// threads (`/sys/block/vda/stat` counted one flush per round against six).
+///
+/// What remains (files that grew, directories) is synced several at a time
+/// on the helpers while the calling storage thread does one itself.
 fn sync_files(
     shared: &Shared,
     helpers: &mpsc::Sender<SyncJob>,
     plan: &[(Arc<Partition>, Vec<Waiter>, Unflushed)],
 ) -> Option<Error> {
     let mut targets = Vec::new();
+    let mut write_back: Vec<(&Path, &Arc<dyn crate::fs::File>)> = Vec::new();
     for (_, _, unflushed) in plan {
-        for (path, file) in &unflushed.files {
-            targets.push(SyncTarget::File(path.clone(), file.clone()));
+        for f in &unflushed.files {
+            if shared.overwrites_in_place && f.overwrite_only {
+                write_back.push((&f.path, &f.file));
+            } else {
+                targets.push(SyncTarget::File(f.path.clone(), f.file.clone()));
+            }
         }
         if let Some(dir) = &unflushed.dir {
             targets.push(SyncTarget::Dir(shared.fs.clone(), dir.clone()));
+        }
+    }
+    if !write_back.is_empty() {
+        // Start every write-back before waiting for any, so the device gets
+        // them together.
+        for (path, file) in &write_back {
+            if let Err(e) = file.start_write_back() {
+                return Some(Error::io(path, e));
+            }
+        }
+        for (path, file) in &write_back {
+            if let Err(e) = file.wait_write_back() {
+                return Some(Error::io(path, e));
+            }
+        }
+        if targets.is_empty() {
+            // Nothing else to sync: an fdatasync with no pages left to
+            // write is the device flush alone.
+            let (path, file) = write_back[write_back.len() - 1];
+            targets.push(SyncTarget::File(path.to_owned(), file.clone()));
         }
     }
     let own = targets.pop()?;

@@ -194,6 +194,11 @@ pub struct Segment {
     size: u64,
     /// The `.log` file's length: `size..file_len` holds zeros written ahead.
     file_len: u64,
+    /// The file length an fdatasync is known to have made durable, blocks
+    /// and size: data written below it overwrites blocks already on disk,
+    /// so writing it back and flushing the device makes it durable without
+    /// a journal commit (see `PartitionLog::unflushed`).
+    durable_len: u64,
     /// Cleared when writing zeros ahead failed (a full disk, most often):
     /// appends then grow the file themselves, as without it.
     write_ahead: bool,
@@ -225,6 +230,7 @@ impl Segment {
         log.set_len(0).map_err(|e| Error::io(&log_path, e))?;
         let mut segment = Self::with_files(fs, dir, base_offset, config, log_path, log)?;
         segment.file_len = 0;
+        segment.durable_len = 0;
         segment.offset_index.truncate_to(base_offset)?;
         segment.time_index.truncate_to(base_offset)?;
         Ok(segment)
@@ -283,6 +289,9 @@ impl Segment {
             log,
             size,
             file_len: size,
+            // A file found on disk was synced where it was left: at a roll, a
+            // clean close, or by the recovery that opens it.
+            durable_len: size,
             write_ahead: true,
             offset_index,
             time_index,
@@ -358,6 +367,23 @@ impl Segment {
 
     pub fn base_offset(&self) -> i64 {
         self.base_offset
+    }
+
+    /// Whether everything written is below the length an fdatasync made
+    /// durable: a write-back and a device flush then suffice.
+    pub fn overwrites_durable_blocks(&self) -> bool {
+        self.size <= self.durable_len
+    }
+
+    /// The `.log` file's length, zeros written ahead included.
+    pub fn file_len(&self) -> u64 {
+        self.file_len
+    }
+
+    /// An fdatasync that started when the file was `file_len` long has
+    /// finished.
+    pub fn note_synced(&mut self, file_len: u64) {
+        self.durable_len = self.durable_len.max(file_len.min(self.file_len));
     }
 
     pub fn size(&self) -> u64 {
@@ -449,6 +475,7 @@ impl Segment {
                 ),
             })?;
             self.file_len = start;
+            self.durable_len = self.durable_len.min(start);
             return Err(e);
         }
         self.size = start + chunk.len() as u64;
@@ -488,6 +515,7 @@ impl Segment {
                 .and_then(|()| self.log.sync_data())
                 .map_err(|e| Error::io(&self.log_path, e))?;
             self.file_len = self.size;
+            self.durable_len = self.size;
         }
         Ok(())
     }
@@ -644,6 +672,7 @@ impl Segment {
             self.size = position;
         }
         self.file_len = self.size;
+        self.durable_len = self.durable_len.min(self.size);
         Ok(report)
     }
 
@@ -704,6 +733,7 @@ impl Segment {
             .map_err(|e| Error::io(&self.log_path, e))?;
         self.size = position;
         self.file_len = position;
+        self.durable_len = self.durable_len.min(position);
         self.offset_index.truncate_to(cut.base_offset())?;
         self.time_index.truncate_to(cut.base_offset())?;
         self.next_offset = cut.base_offset();

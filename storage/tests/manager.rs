@@ -52,6 +52,54 @@ fn durable_append_is_acknowledged_once_synced_and_moves_the_high_watermark() {
     assert_eq!(*hw.borrow_and_update(), 2);
 }
 
+/// Appends into the zeros written ahead of a segment's end are made durable
+/// by writing the pages back and one fdatasync (the device flush) per round,
+/// not an fdatasync per partition; a segment that grows is fdatasynced.
+#[test]
+fn rounds_over_written_ahead_blocks_write_back_and_flush_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FaultyFs::new();
+    let faults = fs.faults.clone();
+    if !fs.overwrites_in_place(dir.path()) {
+        println!("skipped: {} is not on ext4 or XFS", dir.path().display());
+        return;
+    }
+    let config = LogConfig {
+        segment_bytes: 1 << 20,
+        ..small_config()
+    };
+    let (m, _) = open_with(Arc::new(fs), dir.path(), Durability::Sync);
+    for i in 0..4 {
+        m.create_partition(&tp(i), config.clone(), Durability::Sync)
+            .unwrap();
+        // The first append grows the new segment (and writes zeros ahead).
+        append(&m, i, i64::from(i)).unwrap();
+    }
+    let syncs = faults.data_syncs.load(Ordering::SeqCst);
+    let write_backs = faults.write_backs.load(Ordering::SeqCst);
+    let rounds = m.sync_rounds();
+    for r in 0..10 {
+        let pending: Vec<_> = (0..4)
+            .map(|i| m.append(&tp(i), batch_for(100 + r * 4 + i64::from(i), 2, 50), 0, NOW))
+            .collect();
+        for rx in pending {
+            rx.blocking_recv().unwrap().unwrap();
+        }
+    }
+    let syncs = faults.data_syncs.load(Ordering::SeqCst) - syncs;
+    let write_backs = faults.write_backs.load(Ordering::SeqCst) - write_backs;
+    let rounds = m.sync_rounds() - rounds;
+    println!("40 appends: {rounds} rounds, {syncs} fdatasyncs, {write_backs} write-backs");
+    assert!(
+        write_backs >= 40,
+        "every append written back: {write_backs}"
+    );
+    assert!(syncs <= rounds, "{syncs} fdatasyncs in {rounds} rounds");
+    for i in 0..4 {
+        assert_eq!(m.partition(&tp(i)).unwrap().high_watermark(), 22);
+    }
+}
+
 #[test]
 fn concurrent_appends_across_partitions_share_fsync_rounds() {
     let dir = tempfile::tempdir().unwrap();
