@@ -80,8 +80,10 @@ pub trait Fs: Send + Sync + Debug {
     /// Whether the file system under `dir` writes data over a file's
     /// existing blocks in place, so that [`File::wait_write_back`] and a
     /// later device flush make such an overwrite durable with no metadata
-    /// to commit: ext2/3/4 and XFS. Not btrfs or ZFS, which copy on write
-    /// (an overwrite is new blocks, so new metadata), nor anything unknown.
+    /// to commit: ext2/3/4 (unless mounted `data=journal`) and XFS. Not
+    /// btrfs or ZFS, which copy on write (an overwrite is new blocks, so new
+    /// metadata), nor anything unknown. (A file given ext4's per-file data
+    /// journaling, `chattr +j`, is not detected.)
     fn overwrites_in_place(&self, dir: &Path) -> bool;
 }
 
@@ -220,7 +222,70 @@ fn overwrites_in_place(dir: &Path) -> bool {
     }
     #[allow(clippy::unnecessary_cast)] // f_type's width differs between targets
     let kind = stat.f_type as i64;
-    kind == EXT_SUPER_MAGIC || kind == XFS_SUPER_MAGIC
+    if kind == XFS_SUPER_MAGIC {
+        return true;
+    }
+    if kind != EXT_SUPER_MAGIC {
+        return false;
+    }
+    // ext3/4 with data=journal writes file data through the journal: a
+    // write-back alone does not put it where a flush makes it durable.
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+    match std::fs::read_to_string("/proc/self/mountinfo") {
+        Ok(mountinfo) => !journals_data(&mountinfo, &dir),
+        Err(_) => false,
+    }
+}
+
+#[cfg(target_os = "linux")]
+/// Whether the mount holding `dir` (the longest mount point above it; the
+/// last one mounted there) has the `data=journal` option, in the format of
+/// `/proc/self/mountinfo`.
+fn journals_data(mountinfo: &str, dir: &Path) -> bool {
+    let mut best: Option<(usize, bool)> = None;
+    for line in mountinfo.lines() {
+        let Some(mount_point) = line.split(' ').nth(4) else {
+            continue;
+        };
+        let Some((_, tail)) = line.split_once(" - ") else {
+            continue;
+        };
+        let super_options = tail.split(' ').nth(2).unwrap_or("");
+        let mount_point = unescape_mount_point(mount_point);
+        if dir.starts_with(&mount_point) {
+            let depth = mount_point.components().count();
+            if best.is_none_or(|(d, _)| depth >= d) {
+                let journaled = super_options.split(',').any(|o| o == "data=journal");
+                best = Some((depth, journaled));
+            }
+        }
+    }
+    best.is_some_and(|(_, journaled)| journaled)
+}
+
+#[cfg(target_os = "linux")]
+/// Undoes mountinfo's octal escapes (`\040` for a space, and so on).
+fn unescape_mount_point(escaped: &str) -> PathBuf {
+    let bytes = escaped.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| bytes[i] == b'\\' && d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        match octal {
+            Some(d) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    use std::os::unix::ffi::OsStringExt;
+    PathBuf::from(std::ffi::OsString::from_vec(out))
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -478,5 +543,30 @@ mod tests {
         fs.faults.fail_sync.store(true, Ordering::SeqCst);
         assert!(write_atomically(&fs, &path, b"new").is_err());
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn data_journal_is_read_from_the_mount_that_holds_the_dir() {
+        let mountinfo = "\
+27 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard
+40 27 254:1 / /data rw,relatime - ext4 /dev/vdb rw,data=journal
+41 27 254:2 / /data/fast rw,relatime - ext4 /dev/vdc rw,data=ordered
+42 27 254:3 / /my\\040logs rw - ext4 /dev/vdd rw,data=journal
+43 27 0:30 / /data/fast rw - ext4 /dev/vde rw,data=journal
+";
+        let journaled = |dir: &str| journals_data(mountinfo, Path::new(dir));
+        assert!(!journaled("/var/strata"));
+        assert!(journaled("/data/strata"));
+        assert!(
+            !journaled("/database"),
+            "a path prefix is not a mount above it"
+        );
+        assert!(
+            journaled("/data/fast/x"),
+            "the last mount on a mount point wins"
+        );
+        assert!(journaled("/my logs/strata"));
+        assert!(!journaled("/my"));
     }
 }
