@@ -35,7 +35,9 @@
 #      kafka-producer-perf-test, kafka-consumer-perf-test (Kafka's own
 #                  ProducerPerformance and ConsumerPerformance, 1 KiB records)
 #    Kafka's max rate is the median of its max-1k runs so far, so both
-#    brokers of a repeat run fixed-1k at the same rate;
+#    brokers of a repeat run fixed-1k at the same rate. After its turn a
+#    broker's data dir is removed and the page cache synced, so no turn
+#    pays for the writes of the one before (Kafka leaves them unwritten);
 # 4. writes the table (bench-report) and the machine into --out.
 #
 # Strata runs with its defaults, which acknowledge only what is on disk
@@ -289,9 +291,17 @@ run_broker() {
     producer_perf "$broker" "$repeat" "$bootstrap" "$PERF_RECORDS"
     consumer_perf "$broker" "$repeat" "$bootstrap" "$PERF_RECORDS"
     case "$broker" in
-        strata) stop_strata ;;
-        kafka) stop_kafka ;;
+        strata) stop_strata; rm -rf "$BENCH_DIR/strata-data" ;;
+        kafka) stop_kafka; rm -rf "$BENCH_DIR/kafka/data" ;;
     esac
+    # Kafka leaves gigabytes in the page cache unwritten (it does not
+    # fsync); left there, the kernel writes them back during the next
+    # broker's turn, which then competes with it for the disk. Deleted
+    # files' pages are dropped, and sync drains whatever else is dirty, so
+    # each turn starts on a quiet disk.
+    local t0=$SECONDS
+    sync
+    log "$broker stopped, its data dir removed, sync took $((SECONDS - t0)) s"
 }
 
 # 1. Build.
