@@ -763,7 +763,7 @@ fn sync_helper(jobs: &Mutex<mpsc::Receiver<SyncJob>>) {
 /// then made durable by the device flush of one fdatasync that starts after
 /// every write-back has finished: one flush per round instead of one per
 /// partition. On this project's 2-vCPU VM (virtio disk, ext4), a round of
-/// six 32 KiB writes took 0.34-0.48 ms (p50) that way against 1.39-1.61 ms
+/// six 32 KiB writes took 0.34-0.55 ms (p50) that way against 1.39-1.74 ms
 /// for six fdatasyncs in a row and 0.89-10.5 ms for six at once on six
 /// threads (`/sys/block/vda/stat` counted one flush per round against six).
 ///
