@@ -1811,7 +1811,7 @@ pub(crate) mod tests {
                     break seq - 2;
                 }
             };
-            // One more batch after the roll: four unanswered before it.
+            // One more after the roll: of the last five, three came before it.
             log.append(&idempotent(7, 0, seq, 2), 0, NOW).unwrap();
             seq += 2;
             let end = log.log_end_offset();
