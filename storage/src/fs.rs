@@ -206,20 +206,12 @@ fn sync_file_range(file: &std::fs::File, _wait: bool) -> io::Result<()> {
 }
 
 #[cfg(target_os = "linux")]
-#[allow(unsafe_code)] // statfs through libc, as sync_file_range is
 fn overwrites_in_place(dir: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
     const EXT_SUPER_MAGIC: i64 = 0xEF53;
     const XFS_SUPER_MAGIC: i64 = 0x5846_5342;
-    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+    let Ok(stat) = rustix::fs::statfs(dir) else {
         return false;
     };
-    // SAFETY: `path` is a NUL-terminated string and `stat` a plain struct
-    // that statfs fills in.
-    let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statfs(path.as_ptr(), &mut stat) } != 0 {
-        return false;
-    }
     #[allow(clippy::unnecessary_cast)] // f_type's width differs between targets
     let kind = stat.f_type as i64;
     if kind == XFS_SUPER_MAGIC {

@@ -804,8 +804,9 @@ fn sync_files(
         if targets.is_empty() {
             // Nothing else to sync: an fdatasync with no pages left to
             // write is the device flush alone.
-            let (path, file) = write_back[write_back.len() - 1];
-            targets.push(SyncTarget::File(path.to_owned(), file.clone()));
+            if let Some((path, file)) = write_back.last() {
+                targets.push(SyncTarget::File(path.to_path_buf(), (*file).clone()));
+            }
         }
     }
     let own = targets.pop()?;

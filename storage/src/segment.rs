@@ -229,8 +229,7 @@ impl Segment {
             .map_err(|e| Error::io(&log_path, e))?;
         log.set_len(0).map_err(|e| Error::io(&log_path, e))?;
         let mut segment = Self::with_files(fs, dir, base_offset, config, log_path, log)?;
-        segment.file_len = 0;
-        segment.durable_len = 0;
+        segment.note_cut(0);
         segment.offset_index.truncate_to(base_offset)?;
         segment.time_index.truncate_to(base_offset)?;
         Ok(segment)
@@ -380,6 +379,13 @@ impl Segment {
         self.file_len
     }
 
+    /// The file was cut to `len` bytes: blocks past it are gone, so data
+    /// written there later is new blocks, whatever was synced before.
+    fn note_cut(&mut self, len: u64) {
+        self.file_len = len;
+        self.durable_len = self.durable_len.min(len);
+    }
+
     /// An fdatasync that started when the file was `file_len` long has
     /// finished.
     pub fn note_synced(&mut self, file_len: u64) {
@@ -474,8 +480,7 @@ impl Segment {
                     format!("cutting a failed append ({e}) back to {start} bytes: {cut}"),
                 ),
             })?;
-            self.file_len = start;
-            self.durable_len = self.durable_len.min(start);
+            self.note_cut(start);
             return Err(e);
         }
         self.size = start + chunk.len() as u64;
@@ -514,8 +519,8 @@ impl Segment {
                 .set_len(self.size)
                 .and_then(|()| self.log.sync_data())
                 .map_err(|e| Error::io(&self.log_path, e))?;
-            self.file_len = self.size;
-            self.durable_len = self.size;
+            self.note_cut(self.size);
+            self.note_synced(self.size);
         }
         Ok(())
     }
@@ -671,8 +676,7 @@ impl Segment {
                 .map_err(|e| Error::io(&self.log_path, e))?;
             self.size = position;
         }
-        self.file_len = self.size;
-        self.durable_len = self.durable_len.min(self.size);
+        self.note_cut(self.size);
         Ok(report)
     }
 
@@ -732,8 +736,7 @@ impl Segment {
             .set_len(position)
             .map_err(|e| Error::io(&self.log_path, e))?;
         self.size = position;
-        self.file_len = position;
-        self.durable_len = self.durable_len.min(position);
+        self.note_cut(position);
         self.offset_index.truncate_to(cut.base_offset())?;
         self.time_index.truncate_to(cut.base_offset())?;
         self.next_offset = cut.base_offset();
