@@ -1296,6 +1296,43 @@ pub(crate) mod tests {
         assert_eq!(log.log_end_offset(), end + 4);
     }
 
+    /// Past 4 MiB a segment keeps at least half a MiB of zeros ahead (an
+    /// eighth of its size), added 256 KiB at a time, each step ending at
+    /// the same place past a multiple of 256 KiB; that place differs from
+    /// partition to partition, so that partitions growing together grow
+    /// their files in different rounds.
+    #[test]
+    fn zeros_are_added_in_small_steps_that_end_where_each_partition_differs() {
+        const STEP: u64 = 256 << 10;
+        let dir = tempfile::tempdir().unwrap();
+        let mut phases = Vec::new();
+        for partition in ["topic-0", "topic-1"] {
+            let mut log = open(&dir.path().join(partition), LogConfig::default());
+            let mut file_len = 0;
+            let mut steps = 0;
+            while log.active().size() < 7 << 20 {
+                log.append(&batch(16, 1000, NOW), 0, NOW).unwrap();
+                let (size, len) = (log.active().size(), log.active().file_len());
+                assert!(len >= size + (64 << 10), "{size} {len}");
+                if size < 5 << 20 || len == file_len {
+                    file_len = len;
+                    continue;
+                }
+                steps += 1;
+                assert!(len - file_len <= 2 * STEP, "from {file_len} to {len}");
+                assert!(len - size >= size / 8, "{size} {len}");
+                phases.push((partition, len % STEP));
+                file_len = len;
+            }
+            assert!(steps >= 6, "{steps} steps");
+        }
+        let (first, second): (Vec<(&str, u64)>, Vec<_>) =
+            phases.into_iter().partition(|p| p.0 == "topic-0");
+        assert!(first.iter().all(|p| p.1 == first[0].1), "{first:?}");
+        assert!(second.iter().all(|p| p.1 == second[0].1), "{second:?}");
+        assert_ne!(first[0].1, second[0].1);
+    }
+
     #[test]
     fn segment_ms_rolls_by_the_first_batch_timestamp() {
         let dir = tempfile::tempdir().unwrap();
