@@ -58,6 +58,10 @@ struct Cli {
     /// Produce requests in flight per producer connection (Kafka: 5).
     #[arg(long, default_value_t = 5)]
     max_in_flight: usize,
+    /// Kafka's buffer.memory: at max rate, bytes of batches a producer
+    /// holds unacknowledged before it stops creating records (Kafka: 32 MiB).
+    #[arg(long, default_value_t = 32 << 20)]
+    buffer_memory: usize,
     /// Seconds of measured production after the warm-up (30 when neither
     /// this nor --messages is given).
     #[arg(long)]
@@ -139,6 +143,7 @@ fn main() -> anyhow::Result<()> {
         batch_bytes: cli.batch_bytes,
         linger: Duration::from_millis(cli.linger_ms),
         max_in_flight: cli.max_in_flight,
+        buffer_memory: cli.buffer_memory,
         duration: cli.duration.map(|d| seconds("duration", d)).transpose()?,
         messages: cli.messages,
         warmup: seconds("warmup", cli.warmup)?,

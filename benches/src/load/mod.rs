@@ -66,6 +66,8 @@ pub struct Config {
     pub batch_bytes: usize,
     pub linger: Duration,
     pub max_in_flight: usize,
+    /// Kafka's `buffer.memory` per producer.
+    pub buffer_memory: usize,
     pub duration: Option<Duration>,
     pub messages: Option<u64>,
     pub warmup: Duration,
@@ -96,6 +98,7 @@ impl Config {
             batch_bytes: self.batch_bytes,
             linger_ms: self.linger.as_millis() as u64,
             max_in_flight: self.max_in_flight,
+            buffer_memory: self.buffer_memory,
             duration_s: self.duration.map(|d| d.as_secs_f64()),
             messages: self.messages,
             warmup_s: self.warmup.as_secs_f64(),
@@ -185,6 +188,7 @@ pub async fn run(config: Config) -> anyhow::Result<RunReport> {
             batch_bytes: config.batch_bytes,
             linger: config.linger,
             max_in_flight: config.max_in_flight,
+            buffer_memory: config.buffer_memory,
             stop_at,
             quota,
         };

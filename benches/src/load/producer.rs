@@ -8,6 +8,14 @@
 //! sticky partitioner fills one batch, then moves to the next partition
 //! (Kafka's default since 2.4, for records without keys).
 //!
+//! At max rate records are created until `buffer_memory` bytes of batches
+//! wait unacknowledged (sealed, open or in flight), as Kafka's producer
+//! blocks `send` once `buffer.memory` (32 MiB by default) is taken. A
+//! client that stopped at one request's worth would send a small request
+//! into every slot an answer frees, and its throughput would be in-flight
+//! slots times a small request over the broker's latency, which no Kafka
+//! client is held to.
+//!
 //! Each value starts with the record's creation time, 8 bytes big-endian,
 //! nanoseconds since the run's epoch; the rest is random uppercase letters,
 //! as Kafka's `ProducerPerformance` sends, but taken at a random offset of a
@@ -25,9 +33,9 @@ use anyhow::{Context, bail};
 use bytes::{BufMut, Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 
 use strata_protocol::messages::produce::request::{PartitionProduceData, TopicProduceData};
 use strata_protocol::messages::{ApiKey, ProduceRequest, Request, Response};
@@ -62,6 +70,9 @@ pub struct ProducerPlan {
     pub batch_bytes: usize,
     pub linger: Duration,
     pub max_in_flight: usize,
+    /// Kafka's `buffer.memory`: at max rate, bytes of batches that may wait
+    /// unacknowledged before record creation pauses.
+    pub buffer_memory: usize,
     /// Stop creating records here...
     pub stop_at: Option<Instant>,
     /// ...or after this many measured records, whichever comes first.
@@ -88,12 +99,30 @@ struct ReadyBatch {
     measured: u64,
 }
 
+/// Bytes of batches sealed and not yet acknowledged (Kafka's producer frees
+/// a batch's buffer memory when its response arrives), and a wake-up for a
+/// producer waiting for some to be freed.
+#[derive(Debug, Default)]
+struct Unacked {
+    bytes: AtomicUsize,
+    freed: Notify,
+}
+
+impl Unacked {
+    fn free(&self, bytes: usize) {
+        self.bytes.fetch_sub(bytes, Ordering::Relaxed);
+        self.freed.notify_one();
+    }
+}
+
 /// A request on the wire, handed to the reader task in send order.
 #[derive(Debug)]
 struct InFlight {
     correlation: i32,
     timestamps: Vec<u64>,
     measured: u64,
+    /// Its batches' bytes, freed when the response arrives.
+    bytes: usize,
     /// Released when the response arrives.
     _permit: OwnedSemaphorePermit,
 }
@@ -108,6 +137,7 @@ struct Producer {
     next_partition: usize,
     open: Option<OpenBatch>,
     ready: VecDeque<ReadyBatch>,
+    unacked: Arc<Unacked>,
     /// Measured records created so far (towards the quota).
     measured_created: u64,
 }
@@ -126,8 +156,16 @@ pub async fn run(plan: ProducerPlan, stats: Arc<Stats>) -> anyhow::Result<()> {
     } = conn;
     let permits = Arc::new(Semaphore::new(plan.max_in_flight.max(1)));
     let (tx, rx) = mpsc::unbounded_channel();
-    let reader = (plan.acks != 0)
-        .then(|| tokio::spawn(read_acks(receiver, rx, stats.clone(), plan.message_size)));
+    let unacked = Arc::new(Unacked::default());
+    let reader = (plan.acks != 0).then(|| {
+        tokio::spawn(read_acks(
+            receiver,
+            rx,
+            stats.clone(),
+            unacked.clone(),
+            plan.message_size,
+        ))
+    });
 
     let mut producer = Producer {
         filler: filler(FILLER_POOL.max(2 * plan.message_size), plan.id as u64),
@@ -136,6 +174,7 @@ pub async fn run(plan: ProducerPlan, stats: Arc<Stats>) -> anyhow::Result<()> {
         next_partition: plan.id % plan.partitions.len().max(1),
         open: None,
         ready: VecDeque::new(),
+        unacked,
         measured_created: 0,
         stats,
         plan,
@@ -143,8 +182,6 @@ pub async fn run(plan: ProducerPlan, stats: Arc<Stats>) -> anyhow::Result<()> {
     let clock = producer.stats.clock;
     let interval =
         (producer.plan.rate > 0.0).then(|| Duration::from_secs_f64(1.0 / producer.plan.rate));
-    // At max rate, stop filling batches once a whole request's worth waits.
-    let max_ready = producer.plan.partitions.len().max(1);
     let mut next_due = Instant::now();
 
     loop {
@@ -164,7 +201,7 @@ pub async fn run(plan: ProducerPlan, stats: Arc<Stats>) -> anyhow::Result<()> {
                 }
             }
             None => {
-                if producer.ready.len() < max_ready {
+                if producer.has_room() {
                     // Fill until the open batch seals, then try to send it.
                     let sealed_before = producer.ready.len();
                     while producer.ready.len() == sealed_before && !producer.quota_reached() {
@@ -186,7 +223,7 @@ pub async fn run(plan: ProducerPlan, stats: Arc<Stats>) -> anyhow::Result<()> {
         let mut wake = producer.plan.stop_at;
         if let Some(_interval) = interval {
             wake = earliest(wake, Some(next_due));
-        } else if producer.ready.len() < max_ready && !producer.quota_reached() {
+        } else if producer.has_room() && !producer.quota_reached() {
             // Max rate with room to fill: keep going, but let other tasks run.
             tokio::task::yield_now().await;
             continue;
@@ -200,14 +237,19 @@ pub async fn run(plan: ProducerPlan, stats: Arc<Stats>) -> anyhow::Result<()> {
                 None => std::future::pending().await,
             }
         };
+        let unacked = producer.unacked.clone();
         if producer.ready.is_empty() {
-            sleep.await;
+            tokio::select! {
+                () = unacked.freed.notified() => {}
+                () = sleep => {}
+            }
         } else {
             tokio::select! {
                 permit = permits.clone().acquire_owned() => {
                     let permit = permit.context("the in-flight semaphore closed")?;
                     producer.send(&mut sender, &tx, permit).await?;
                 }
+                () = unacked.freed.notified() => {}
                 () = sleep => {}
             }
         }
@@ -243,6 +285,12 @@ impl Producer {
         self.plan
             .quota
             .is_some_and(|quota| self.measured_created >= quota)
+    }
+
+    /// Whether buffer memory is left for another batch at max rate.
+    fn has_room(&self) -> bool {
+        let open = self.open.as_ref().map_or(0, |open| open.bytes);
+        self.unacked.bytes.load(Ordering::Relaxed) + open < self.plan.buffer_memory
     }
 
     fn finished(&self, now: Instant) -> bool {
@@ -314,6 +362,9 @@ impl Producer {
                 return;
             }
         };
+        self.unacked
+            .bytes
+            .fetch_add(batch.as_bytes().len(), Ordering::Relaxed);
         self.ready.push_back(ReadyBatch {
             partition: open.partition,
             records: batch.into_bytes(),
@@ -344,26 +395,29 @@ impl Producer {
         tx: &mpsc::UnboundedSender<InFlight>,
         permit: OwnedSemaphorePermit,
     ) -> anyhow::Result<()> {
+        // The queue can hold buffer.memory's worth of batches: look only as
+        // far as it takes to find one per partition.
         let mut taken: Vec<ReadyBatch> = Vec::new();
-        let mut kept = VecDeque::with_capacity(self.ready.len());
-        while let Some(batch) = self.ready.pop_front() {
-            if taken.iter().any(|t| t.partition == batch.partition) {
-                kept.push_back(batch);
-            } else {
+        let mut i = 0;
+        while i < self.ready.len() && taken.len() < self.plan.partitions.len() {
+            if taken.iter().any(|t| t.partition == self.ready[i].partition) {
+                i += 1;
+            } else if let Some(batch) = self.ready.remove(i) {
                 taken.push(batch);
             }
         }
-        self.ready = kept;
         if taken.is_empty() {
             return Ok(());
         }
         let mut timestamps = Vec::new();
         let mut measured = 0;
+        let mut bytes = 0;
         let partition_data = taken
             .into_iter()
             .map(|b| {
                 timestamps.extend_from_slice(&b.timestamps);
                 measured += b.measured;
+                bytes += b.records.len();
                 PartitionProduceData {
                     index: b.partition,
                     records: Some(b.records),
@@ -392,6 +446,7 @@ impl Producer {
                 self.plan.message_size,
                 None,
             );
+            self.unacked.free(bytes);
             return Ok(());
         }
         self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -399,6 +454,7 @@ impl Producer {
             correlation,
             timestamps,
             measured,
+            bytes,
             _permit: permit,
         })
         .ok()
@@ -412,6 +468,7 @@ async fn read_acks(
     mut receiver: Receiver,
     mut rx: mpsc::UnboundedReceiver<InFlight>,
     stats: Arc<Stats>,
+    unacked: Arc<Unacked>,
     message_size: usize,
 ) -> anyhow::Result<()> {
     let mut local = histogram();
@@ -420,6 +477,7 @@ async fn read_acks(
             .response(ApiKey::Produce, PRODUCE_VERSION, request.correlation)
             .await?;
         stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+        unacked.free(request.bytes);
         let Response::Produce(response) = response else {
             bail!("Produce was answered with another API");
         };

@@ -49,6 +49,7 @@ pub struct ConfigSummary {
     pub batch_bytes: usize,
     pub linger_ms: u64,
     pub max_in_flight: usize,
+    pub buffer_memory: usize,
     pub duration_s: Option<f64>,
     pub messages: Option<u64>,
     pub warmup_s: f64,
