@@ -14,14 +14,15 @@
 //!
 //! The active segment's `.log` is written ahead with zeros (64 KiB to
 //! 4 MiB, growing with the segment, added in steps of up to 256 KiB), so
-//! that appends overwrite blocks the file already has instead of growing it. On ext4 an fdatasync after a
-//! write that grew the file commits the journal; one after a write inside
-//! it only writes the data and flushes the device: on this project's disk
-//! 230 us instead of 530 us on average, p99 0.7 ms instead of 3.1 ms, for
-//! 16 KiB writes (Kafka preallocates whole segments for the same reason
-//! where `file.preallocate` is set). The zeros are cut off when the
-//! segment rolls and at a clean shutdown; after a crash, recovery reads
-//! them as the end of the log (no batch starts with a zero length).
+//! that appends overwrite blocks the file already has instead of growing
+//! it. On ext4 an fdatasync after a write that grew the file commits the
+//! journal; one after a write inside it only writes the data and flushes
+//! the device: on this project's disk 230 us instead of 530 us on average,
+//! p99 0.7 ms instead of 3.1 ms, for 16 KiB writes (Kafka preallocates
+//! whole segments for the same reason where `file.preallocate` is set).
+//! The zeros are cut off when the segment rolls and at a clean shutdown;
+//! after a crash, recovery reads them as the end of the log (no batch
+//! starts with a zero length).
 
 use bytes::Bytes;
 use std::path::{Path, PathBuf};
@@ -186,8 +187,8 @@ const WRITE_AHEAD_MAX: u64 = 4 << 20;
 /// zeros and commits the journal, and every request in that round waits
 /// for it: steps of 2 MiB, taken by all six partitions of a topic in the
 /// same round, made rounds of 10-25 ms and a fixed-rate p99 of 31-33 ms;
-/// steps of 256 KiB, 7.8-10.6 ms (three interleaved pairs at 28,500
-/// records/s; 64 and 128 KiB were no better).
+/// steps of 256 KiB at a phase per partition, 4.8-13.5 ms (interleaved
+/// pairs at 28,500 records/s; 64 and 128 KiB were no better).
 const WRITE_AHEAD_STEP: u64 = 256 << 10;
 const PAGE: u64 = 4096;
 /// What one write of zeros takes from.
