@@ -298,6 +298,8 @@ pub struct Faults {
     pub space_left: AtomicU64,
     /// `sync_data` calls that reached the file system (counted, not faults).
     pub data_syncs: AtomicU64,
+    /// The file of each of those calls, in order.
+    pub synced_files: std::sync::Mutex<Vec<PathBuf>>,
     /// `wait_write_back` calls that reached the file system.
     pub write_backs: AtomicU64,
 }
@@ -320,6 +322,7 @@ pub struct FaultyFs {
 #[derive(Debug)]
 struct FaultyFile {
     inner: Arc<dyn File>,
+    path: PathBuf,
     faults: Arc<Faults>,
 }
 
@@ -359,6 +362,9 @@ impl File for FaultyFile {
             return Err(eio("fsync failed"));
         }
         self.faults.data_syncs.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut files) = self.faults.synced_files.lock() {
+            files.push(self.path.clone());
+        }
         self.inner.sync_data()
     }
 
@@ -408,6 +414,7 @@ impl Fs for FaultyFs {
     fn open(&self, path: &Path, create: bool) -> io::Result<Arc<dyn File>> {
         Ok(Arc::new(FaultyFile {
             inner: OsFs.open(path, create)?,
+            path: path.to_owned(),
             faults: self.faults.clone(),
         }))
     }

@@ -12,7 +12,8 @@
 //!   appends waiting on them. On ext4 and XFS a round writes back the pages
 //!   of every file whose new data lies in blocks already durable (the zeros
 //!   written ahead of a segment's end) and then flushes the device once,
-//!   through one fdatasync; files that grew, and directories, get their own
+//!   through the fdatasync of an empty file kept for it ([`FLUSH_FILE`]);
+//!   files that grew, and directories, get their own
 //!   fdatasync (several at once: helper threads, started beside it, take all
 //!   but one). See `sync_files`. Appends that arrive during the round queue for
 //!   the next one: this is group commit, one fsync for many appends. The
@@ -169,7 +170,14 @@ struct Shared {
     /// a round writes back the files whose data lies in blocks already
     /// durable and flushes the device once, instead of an fdatasync each.
     overwrites_in_place: bool,
+    /// An empty file that is never written ([`FLUSH_FILE`]), opened when
+    /// `overwrites_in_place`: its fdatasync is the device flush alone.
+    flush_file: Option<Arc<dyn crate::fs::File>>,
 }
+
+/// The file whose fdatasync ends a round that only wrote pages back (see
+/// `sync_files`). It stays empty; the broker recreates it if it is gone.
+pub const FLUSH_FILE: &str = ".strata_flush";
 
 impl Shared {
     fn check_online(&self) -> Result<()> {
@@ -261,6 +269,15 @@ impl LogManager {
         meta::remove_clean_shutdown(fs.as_ref(), dir)?;
 
         let overwrites_in_place = fs.overwrites_in_place(dir);
+        let flush_file = if overwrites_in_place {
+            let path = dir.join(FLUSH_FILE);
+            let file = fs.open(&path, true).map_err(|e| Error::io(&path, e))?;
+            // Clean from the start: later fdatasyncs have nothing to write.
+            file.sync_data().map_err(|e| Error::io(&path, e))?;
+            Some(file)
+        } else {
+            None
+        };
         let shared = Arc::new(Shared {
             fs,
             dir: dir.to_owned(),
@@ -269,6 +286,7 @@ impl LogManager {
             closed: AtomicBool::new(false),
             sync_rounds: std::sync::atomic::AtomicU64::new(0),
             overwrites_in_place,
+            flush_file,
         });
         // The fsync helpers first: every storage thread hands them work.
         let (helper_tx, helper_rx) = mpsc::channel();
@@ -802,10 +820,19 @@ fn sync_files(
             }
         }
         if targets.is_empty() {
-            // Nothing else to sync: an fdatasync with no pages left to
-            // write is the device flush alone.
-            if let Some((path, file)) = write_back.last() {
-                targets.push(SyncTarget::File(path.to_path_buf(), (*file).clone()));
+            // Nothing else to sync: the fdatasync of a file with nothing to
+            // write is the device flush alone. Not a segment's: one whose
+            // zeros grew since its last fdatasync would also write its new
+            // size and block map there, and every request of the round
+            // would wait for that.
+            match (&shared.flush_file, write_back.last()) {
+                (Some(file), _) => {
+                    targets.push(SyncTarget::File(shared.dir.join(FLUSH_FILE), file.clone()));
+                }
+                (None, Some((path, file))) => {
+                    targets.push(SyncTarget::File(path.to_path_buf(), (*file).clone()));
+                }
+                (None, None) => {}
             }
         }
     }
