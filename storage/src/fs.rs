@@ -296,9 +296,8 @@ pub struct Faults {
     /// (`u64::MAX`: no limit). A write that does not fit writes what fits
     /// first, as a real full disk tears a write.
     pub space_left: AtomicU64,
-    /// `sync_data` calls that reached the file system (counted, not faults).
-    pub data_syncs: AtomicU64,
-    /// The file of each of those calls, in order.
+    /// The file of each `sync_data` call that reached the file system, in
+    /// order (recorded, not faults).
     pub synced_files: std::sync::Mutex<Vec<PathBuf>>,
     /// `wait_write_back` calls that reached the file system.
     pub write_backs: AtomicU64,
@@ -361,7 +360,6 @@ impl File for FaultyFile {
         if self.faults.fail_sync.load(Ordering::SeqCst) {
             return Err(eio("fsync failed"));
         }
-        self.faults.data_syncs.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut files) = self.faults.synced_files.lock() {
             files.push(self.path.clone());
         }

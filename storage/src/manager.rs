@@ -825,14 +825,10 @@ fn sync_files(
             // zeros grew since its last fdatasync would also write its new
             // size and block map there, and every request of the round
             // would wait for that.
-            match (&shared.flush_file, write_back.last()) {
-                (Some(file), _) => {
-                    targets.push(SyncTarget::File(shared.dir.join(FLUSH_FILE), file.clone()));
-                }
-                (None, Some((path, file))) => {
-                    targets.push(SyncTarget::File(path.to_path_buf(), (*file).clone()));
-                }
-                (None, None) => {}
+            // Files are written back only where the file system overwrites
+            // in place, which is where the flush file is opened.
+            if let Some(file) = &shared.flush_file {
+                targets.push(SyncTarget::File(shared.dir.join(FLUSH_FILE), file.clone()));
             }
         }
     }
