@@ -35,6 +35,14 @@ const FIGURES: &[(&str, &str)] = &[
     ("e2e_latency_ms.max", "e2e latency max ms"),
     ("ack_latency_ms.p50", "ack latency p50 ms"),
     ("ack_latency_ms.p99", "ack latency p99 ms"),
+    (
+        "produce_request_latency_ms.p50",
+        "produce request rtt p50 ms",
+    ),
+    (
+        "produce_request_latency_ms.p99",
+        "produce request rtt p99 ms",
+    ),
     ("broker.cpu_s", "broker CPU s"),
     ("broker.peak_rss_mib", "broker peak RSS MiB"),
 ];

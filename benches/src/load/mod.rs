@@ -275,7 +275,7 @@ pub async fn run(config: Config) -> anyhow::Result<RunReport> {
         ),
         stats.fetch_errors.load(Ordering::Relaxed),
     );
-    let (e2e, ack) = {
+    let (e2e, ack, request) = {
         let e2e = stats
             .e2e
             .lock()
@@ -284,7 +284,15 @@ pub async fn run(config: Config) -> anyhow::Result<RunReport> {
             .ack
             .lock()
             .map_err(|_| anyhow::anyhow!("a producer panicked"))?;
-        (Percentiles::of(&e2e.total), Percentiles::of(&ack.total))
+        let request = stats
+            .request
+            .lock()
+            .map_err(|_| anyhow::anyhow!("a producer panicked"))?;
+        (
+            Percentiles::of(&e2e.total),
+            Percentiles::of(&ack.total),
+            Percentiles::of(&request.total),
+        )
     };
     let window = finished
         .saturating_duration_since(consume_started)
@@ -310,6 +318,7 @@ pub async fn run(config: Config) -> anyhow::Result<RunReport> {
         fetches: stats.fetches.load(Ordering::Relaxed),
         e2e_latency_ms: if catch_up { None } else { e2e },
         ack_latency_ms: ack,
+        produce_request_latency_ms: request,
         broker: broker.as_ref().map(|b| {
             usage(
                 b,

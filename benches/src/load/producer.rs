@@ -123,6 +123,8 @@ struct InFlight {
     measured: u64,
     /// Its batches' bytes, freed when the response arrives.
     bytes: usize,
+    /// When it was written to the socket (run clock, ns).
+    sent_ns: u64,
     /// Released when the response arrives.
     _permit: OwnedSemaphorePermit,
 }
@@ -455,6 +457,7 @@ impl Producer {
             timestamps,
             measured,
             bytes,
+            sent_ns: self.stats.clock.now_nanos(),
             _permit: permit,
         })
         .ok()
@@ -478,6 +481,10 @@ async fn read_acks(
             .await?;
         stats.in_flight.fetch_sub(1, Ordering::Relaxed);
         unacked.free(request.bytes);
+        if request.sent_ns >= stats.measure_from() {
+            let rtt_us = stats.clock.now_nanos().saturating_sub(request.sent_ns) / 1_000;
+            stats.record_request(rtt_us);
+        }
         let Response::Produce(response) = response else {
             bail!("Produce was answered with another API");
         };

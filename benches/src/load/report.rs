@@ -30,6 +30,8 @@ pub struct RunReport {
     pub fetches: u64,
     pub e2e_latency_ms: Option<Percentiles>,
     pub ack_latency_ms: Option<Percentiles>,
+    /// Produce requests from written to answered (counts requests, not records).
+    pub produce_request_latency_ms: Option<Percentiles>,
     pub broker: Option<ProcUsage>,
     pub client: ProcUsage,
     pub elapsed_s: f64,
@@ -199,6 +201,15 @@ impl RunReport {
         }
         if c.producers > 0 && c.acks != 0 {
             row("ack latency", p(&self.ack_latency_ms));
+            if let Some(r) = &self.produce_request_latency_ms {
+                row(
+                    "produce request rtt",
+                    format!(
+                        "p50 {:>8.2}  p99 {:>8.2}  p99.9 {:>8.2}  max {:>8.2} ms  ({} requests)",
+                        r.p50, r.p99, r.p999, r.max, r.count
+                    ),
+                );
+            }
         }
         let u = |u: &ProcUsage| {
             format!(

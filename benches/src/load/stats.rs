@@ -126,6 +126,10 @@ pub struct Stats {
     pub fetches: AtomicU64,
     pub e2e: Mutex<Latencies>,
     pub ack: Mutex<Latencies>,
+    /// Produce requests from written to answered: the broker's and the
+    /// network's share of the ack latency, without the time records wait
+    /// in the producer for a batch, a request or a free in-flight slot.
+    pub request: Mutex<Latencies>,
 }
 
 impl Stats {
@@ -148,6 +152,7 @@ impl Stats {
             fetches: AtomicU64::new(0),
             e2e: Mutex::new(Latencies::new()),
             ack: Mutex::new(Latencies::new()),
+            request: Mutex::new(Latencies::new()),
         }
     }
 
@@ -161,6 +166,13 @@ impl Stats {
             if let Ok(mut l) = self.e2e.lock() {
                 l.merge(local);
             }
+        }
+    }
+
+    pub fn record_request(&self, rtt_us: u64) {
+        if let Ok(mut l) = self.request.lock() {
+            l.total.saturating_record(rtt_us);
+            l.interval.saturating_record(rtt_us);
         }
     }
 
