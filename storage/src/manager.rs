@@ -137,14 +137,19 @@ pub struct StartupReport {
 }
 
 enum Job {
-    Append {
-        partition: Arc<Partition>,
-        records: Bytes,
-        leader_epoch: i32,
-        now_ms: i64,
-        reply: oneshot::Sender<Result<AppendInfo>>,
-    },
+    /// The appends of one request (or one caller) for this thread's
+    /// partitions, handed over together: the thread appends them all before
+    /// it looks for a quiet moment to sync, so they share a round.
+    Append(Vec<AppendJob>),
     Stop,
+}
+
+struct AppendJob {
+    partition: Arc<Partition>,
+    records: Bytes,
+    leader_epoch: i32,
+    now_ms: i64,
+    reply: oneshot::Sender<Result<AppendInfo>>,
 }
 
 /// An append waiting for the sync round that covers `offset` (exclusive).
@@ -511,34 +516,62 @@ impl LogManager {
         leader_epoch: i32,
         now_ms: i64,
     ) -> oneshot::Receiver<Result<AppendInfo>> {
-        let (reply, rx) = oneshot::channel();
-        let partition = match (self.shared.check_online(), self.partition(tp)) {
-            (Err(e), _) => {
-                let _ = reply.send(Err(e));
-                return rx;
-            }
-            (Ok(()), None) => {
-                let _ = reply.send(Err(Error::InvalidArgument(format!(
-                    "partition {tp} does not exist"
-                ))));
-                return rx;
-            }
-            (Ok(()), Some(p)) => p,
-        };
-        let worker = &self.workers[storage_thread_of(tp, self.workers.len())];
-        let job = Job::Append {
-            partition,
-            records,
-            leader_epoch,
-            now_ms,
-            reply,
-        };
-        if let Err(mpsc::SendError(Job::Append { reply, .. })) = worker.send(job) {
-            let _ = reply.send(Err(Error::LogDirOffline {
-                path: self.shared.dir.clone(),
-            }));
+        let mut replies = self.append_all(vec![(tp, records)], leader_epoch, now_ms);
+        replies.pop().expect("one reply per append")
+    }
+
+    /// Appends each `(partition, records)`, as [`LogManager::append`] does,
+    /// handing each storage thread its share in one job: one wake-up per
+    /// thread, and a thread's appends of one request share a sync round
+    /// (sent one at a time, a thread that woke on the first could start a
+    /// round before the rest arrived, and the request would wait for two).
+    /// The replies are in the order of `appends`.
+    pub fn append_all(
+        &self,
+        appends: Vec<(&TopicPartition, Bytes)>,
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Vec<oneshot::Receiver<Result<AppendInfo>>> {
+        let mut receivers = Vec::with_capacity(appends.len());
+        let mut per_thread: Vec<Vec<AppendJob>> = Vec::new();
+        per_thread.resize_with(self.workers.len(), Vec::new);
+        for (tp, records) in appends {
+            let (reply, rx) = oneshot::channel();
+            receivers.push(rx);
+            let partition = match (self.shared.check_online(), self.partition(tp)) {
+                (Err(e), _) => {
+                    let _ = reply.send(Err(e));
+                    continue;
+                }
+                (Ok(()), None) => {
+                    let _ = reply.send(Err(Error::InvalidArgument(format!(
+                        "partition {tp} does not exist"
+                    ))));
+                    continue;
+                }
+                (Ok(()), Some(p)) => p,
+            };
+            per_thread[storage_thread_of(tp, self.workers.len())].push(AppendJob {
+                partition,
+                records,
+                leader_epoch,
+                now_ms,
+                reply,
+            });
         }
-        rx
+        for (worker, jobs) in self.workers.iter().zip(per_thread) {
+            if jobs.is_empty() {
+                continue;
+            }
+            if let Err(mpsc::SendError(Job::Append(jobs))) = worker.send(Job::Append(jobs)) {
+                for job in jobs {
+                    let _ = job.reply.send(Err(Error::LogDirOffline {
+                        path: self.shared.dir.clone(),
+                    }));
+                }
+            }
+        }
+        receivers
     }
 
     /// Reads up to `max_offset` (the high watermark for consumers).
@@ -680,58 +713,65 @@ fn storage_thread(shared: &Shared, jobs: &mpsc::Receiver<Job>, helpers: &mpsc::S
                 Err(mpsc::TryRecvError::Disconnected) => Job::Stop,
             }
         };
-        let Job::Append {
-            partition,
-            records,
-            leader_epoch,
-            now_ms,
-            reply,
-        } = job
-        else {
+        let Job::Append(appends) = job else {
             if !round.is_empty() {
                 sync_round(shared, helpers, round);
             }
             return;
         };
-        if let Err(e) = shared.check_online() {
-            let _ = reply.send(Err(e));
-            continue;
+        for append in appends {
+            append_one(shared, append, &mut round);
         }
-        let durability = partition.durability();
-        let result: Result<(AppendInfo, i64)> = partition.with_log_mut(|log| {
-            let info = log.append(&records, leader_epoch, now_ms)?;
-            if let Durability::Async { .. } = durability {
-                log.set_high_watermark(info.last_offset + 1);
-                partition.publish_high_watermark(log);
+    }
+}
+
+/// Writes one append; what it needs synced joins `round`.
+fn append_one(shared: &Shared, append: AppendJob, round: &mut Vec<SyncRequest>) {
+    let AppendJob {
+        partition,
+        records,
+        leader_epoch,
+        now_ms,
+        reply,
+    } = append;
+    if let Err(e) = shared.check_online() {
+        let _ = reply.send(Err(e));
+        return;
+    }
+    let durability = partition.durability();
+    let result: Result<(AppendInfo, i64)> = partition.with_log_mut(|log| {
+        let info = log.append(&records, leader_epoch, now_ms)?;
+        if let Durability::Async { .. } = durability {
+            log.set_high_watermark(info.last_offset + 1);
+            partition.publish_high_watermark(log);
+        }
+        Ok((info, log.log_end_offset() - log.recovery_point()))
+    });
+    match (result, durability) {
+        (Err(e), _) => {
+            // A full disk is not a failed disk: the segment cut the
+            // torn bytes off, and the next append goes on from its end.
+            if e.is_disk_failure() {
+                shared.go_offline(&e);
             }
-            Ok((info, log.log_end_offset() - log.recovery_point()))
-        });
-        match (result, durability) {
-            (Err(e), _) => {
-                // A full disk is not a failed disk: the segment cut the
-                // torn bytes off, and the next append goes on from its end.
-                if e.is_disk_failure() {
-                    shared.go_offline(&e);
-                }
-                let _ = reply.send(Err(e));
-            }
-            (Ok((info, _)), Durability::Sync) => round.push(SyncRequest {
-                partition,
-                waiter: Some((info.last_offset + 1, info, reply)),
-            }),
-            (Ok((info, unflushed)), Durability::Async { messages, interval }) => {
-                let _ = reply.send(Ok(info));
-                let due = unflushed as u64 >= messages
-                    || partition
-                        .last_flush
-                        .lock()
-                        .map_or(true, |t| t.elapsed() >= interval);
-                if due {
-                    round.push(SyncRequest {
-                        partition,
-                        waiter: None,
-                    });
-                }
+            let _ = reply.send(Err(e));
+        }
+        (Ok((info, _)), Durability::Sync) => round.push(SyncRequest {
+            partition,
+            waiter: Some((info.last_offset + 1, info, reply)),
+        }),
+        (Ok((info, unflushed)), Durability::Async { messages, interval }) => {
+            let _ = reply.send(Ok(info));
+            let due = unflushed as u64 >= messages
+                || partition
+                    .last_flush
+                    .lock()
+                    .map_or(true, |t| t.elapsed() >= interval);
+            if due {
+                round.push(SyncRequest {
+                    partition,
+                    waiter: None,
+                });
             }
         }
     }

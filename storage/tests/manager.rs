@@ -134,6 +134,43 @@ fn concurrent_appends_across_partitions_share_fsync_rounds() {
     }
 }
 
+/// A request's appends handed over together share one round per storage
+/// thread, however the threads are scheduled, and each answer comes back
+/// in the place of its append, an unknown partition's as an error.
+#[test]
+fn appends_handed_over_together_share_a_round_per_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, _) = open_with(Arc::new(OsFs), dir.path(), Durability::Sync);
+    for i in 0..6 {
+        m.create_partition(&tp(i), small_config(), Durability::Sync)
+            .unwrap();
+    }
+    for r in 0..20 {
+        let before = m.sync_rounds();
+        let partitions: Vec<_> = (0..6).map(tp).chain([tp(99)]).collect();
+        let appends = partitions
+            .iter()
+            .map(|p| (p, batch_for(r, 2, 50)))
+            .collect();
+        let replies: Vec<_> = m
+            .append_all(appends, 0, NOW)
+            .into_iter()
+            .map(|rx| rx.blocking_recv().expect("the storage thread answers"))
+            .collect();
+        assert_eq!(replies.len(), 7);
+        for (i, reply) in replies[..6].iter().enumerate() {
+            let info = reply.as_ref().unwrap_or_else(|e| panic!("partition {i}: {e}"));
+            assert_eq!(info.first_offset, 2 * r, "partition {i}, request {r}");
+        }
+        assert!(replies[6].is_err(), "partition 99 does not exist");
+        // Two storage threads, three of the six partitions each.
+        assert_eq!(m.sync_rounds() - before, 2, "request {r}");
+    }
+    for i in 0..6 {
+        assert_eq!(m.partition(&tp(i)).unwrap().high_watermark(), 40);
+    }
+}
+
 #[test]
 fn appends_to_one_partition_keep_their_order() {
     let dir = tempfile::tempdir().unwrap();

@@ -89,7 +89,9 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, request: ProduceRequest)
 pub async fn submit(broker: &Arc<Broker>, version: i16, request: ProduceRequest) -> Submitted {
     let acks_valid = matches!(request.acks, -1..=1);
     let mut topics = Vec::new();
-    let mut pending = Vec::new();
+    // (topic, partition response, partition index) of each append, and the append.
+    let mut places = Vec::new();
+    let mut appends = Vec::new();
     for (t, topic) in request.topic_data.into_iter().enumerate() {
         let meta = if version >= 13 {
             broker.metadata().topic_by_id(&topic.topic_id).cloned()
@@ -136,13 +138,8 @@ pub async fn submit(broker: &Arc<Broker>, version: i16, request: ProduceRequest)
                     Some("no records".into()),
                 )),
                 (Some(m), Some(records)) => {
-                    let tp = TopicPartition::new(m.name.clone(), p.index);
-                    pending.push((
-                        t,
-                        responses.len(),
-                        p.index,
-                        broker.logs.append(&tp, records, 0, now_ms()),
-                    ));
+                    places.push((t, responses.len(), p.index));
+                    appends.push((TopicPartition::new(m.name.clone(), p.index), records));
                     None
                 }
             };
@@ -158,6 +155,16 @@ pub async fn submit(broker: &Arc<Broker>, version: i16, request: ProduceRequest)
             ..TopicProduceResponse::default()
         });
     }
+    // All at once: each storage thread gets the request's share in one hand-off.
+    let (partitions, batches): (Vec<TopicPartition>, Vec<_>) = appends.into_iter().unzip();
+    let replies = broker
+        .logs
+        .append_all(partitions.iter().zip(batches).collect(), 0, now_ms());
+    let pending: Vec<_> = places
+        .into_iter()
+        .zip(replies)
+        .map(|((t, i, index), rx)| (t, i, index, rx))
+        .collect();
     if request.acks == 0 && acks_valid {
         let refused = topics
             .iter()
