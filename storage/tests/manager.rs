@@ -159,7 +159,9 @@ fn appends_handed_over_together_share_a_round_per_thread() {
             .collect();
         assert_eq!(replies.len(), 7);
         for (i, reply) in replies[..6].iter().enumerate() {
-            let info = reply.as_ref().unwrap_or_else(|e| panic!("partition {i}: {e}"));
+            let info = reply
+                .as_ref()
+                .unwrap_or_else(|e| panic!("partition {i}: {e}"));
             assert_eq!(info.first_offset, 2 * r, "partition {i}, request {r}");
         }
         assert!(replies[6].is_err(), "partition 99 does not exist");
