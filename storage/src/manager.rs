@@ -4,8 +4,10 @@
 //!
 //! Threads. Callers (the broker's async handlers) never touch a file: they
 //! send work and get a [`tokio::sync::oneshot`] answer.
-//! - `N` storage threads; a partition belongs to one of them (by hash), so
-//!   its appends are serialized without contention on a hot lock.
+//! - `N` storage threads; a partition belongs to one of them (a topic's
+//!   partitions take them in turn), so its appends are serialized without
+//!   contention on a hot lock. A request's appends for one thread arrive
+//!   as one job ([`LogManager::append_all`]) and share its next round.
 //! - A storage thread writes every append queued for it, then, when its
 //!   queue is empty, runs one sync round over the partitions it wrote,
 //!   advances their recovery point and high watermark, and answers the
