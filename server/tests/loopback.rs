@@ -152,6 +152,63 @@ async fn fetch_waits_for_data_and_wakes_when_it_arrives() {
     );
 }
 
+/// A consumer at the high watermark: with min_bytes 0 it is answered at
+/// once, with min_bytes 1 after max_wait, both with no records and the
+/// partition's high watermark; one partition behind makes the fetch answer
+/// at once with its records.
+#[tokio::test]
+async fn fetch_at_the_high_watermark_answers_empty_at_once_or_after_max_wait() {
+    let b = start(&[]).await;
+    let mut c = Client::connect(&b).await;
+    create_topic(&mut c, "tail", 2).await;
+    produce(&mut c, "tail", 0, batch(&["a", "b"]), -1)
+        .await
+        .unwrap();
+    let empty_at_hw = |response: Response| {
+        let Response::Fetch(f) = response else {
+            panic!("{response:?}")
+        };
+        let p = &f.responses[0].partitions[0];
+        assert_eq!((p.error_code, p.high_watermark), (0, 2));
+        assert!(p.records.as_ref().is_none_or(|r| r.is_empty()));
+    };
+    empty_at_hw(c.call(12, fetch_request("tail", 0, 2, 30_000, 0)).await);
+
+    let mut waiting = Client::connect(&b).await;
+    let fetched =
+        tokio::spawn(async move { waiting.call(12, fetch_request("tail", 0, 2, 600, 1)).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !fetched.is_finished(),
+        "min_bytes=1 at the high watermark waits"
+    );
+    empty_at_hw(
+        tokio::time::timeout(Duration::from_secs(10), fetched)
+            .await
+            .unwrap()
+            .unwrap(),
+    );
+
+    // Partition 0 at its high watermark, partition 1 behind.
+    produce(&mut c, "tail", 1, batch(&["c"]), -1).await.unwrap();
+    let Request::Fetch(mut request) = fetch_request("tail", 0, 2, 30_000, 1) else {
+        unreachable!()
+    };
+    let mut behind = request.topics[0].partitions[0].clone();
+    behind.partition = 1;
+    behind.fetch_offset = 0;
+    request.topics[0].partitions.push(behind);
+    let Response::Fetch(f) =
+        tokio::time::timeout(Duration::from_secs(10), c.call(12, Request::Fetch(request)))
+            .await
+            .expect("answered without waiting for max_wait")
+    else {
+        panic!()
+    };
+    let p1 = &f.responses[0].partitions[1];
+    assert_eq!(values_of(p1.records.as_ref().unwrap()), vec!["c"]);
+}
+
 #[tokio::test]
 async fn acks_zero_gets_no_answer_but_the_records_are_written() {
     let b = start(&[]).await;

@@ -222,38 +222,57 @@ pub async fn handle(
     let read_committed = request.isolation_level == 1;
     let deadline = Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
     // Subscribe before the first read so no append between them is missed.
-    let mut watches: Vec<_> = wanted
+    let watched: Vec<_> = wanted
         .iter()
         .filter_map(|w| {
             let name = w.name.as_ref()?;
             broker
                 .logs
                 .partition(&TopicPartition::new(name.clone(), w.partition))
+                .map(|p| (w.offset, p))
         })
-        .map(|p| p.subscribe_high_watermark())
         .collect();
+    let mut watches: Vec<_> = watched
+        .iter()
+        .map(|(_, p)| p.subscribe_high_watermark())
+        .collect();
+    // A consumer at the high watermark of every partition it asks for has
+    // nothing to read yet: it waits without a read pass on the blocking pool
+    // (two thread hand-offs, on every fetch of a consumer that keeps up).
+    let every_partition_known = !watched.is_empty() && watched.len() == wanted.len();
+    let at_high_watermark = || {
+        every_partition_known
+            && request.min_bytes > 0
+            && !broker.logs.is_offline()
+            && watched
+                .iter()
+                .all(|(offset, p)| *offset == p.high_watermark())
+    };
     let wanted = Arc::new(wanted);
     let data = loop {
         // Forget what was seen before this read, so only a later move wakes us.
         for w in &mut watches {
             w.mark_unchanged();
         }
-        let b = broker.clone();
-        let w = wanted.clone();
-        let max_bytes = request.max_bytes;
-        let (data, total) =
-            tokio::task::spawn_blocking(move || read_pass(&b, &w, max_bytes, read_committed))
-                .await
-                .unwrap_or_else(|_| (Vec::new(), 0));
-        let errors = data.iter().any(|(p, _)| p.error_code != 0);
         let now = Instant::now();
-        if total >= request.min_bytes.max(0) as usize
-            || errors
-            || now >= deadline
-            || watches.is_empty()
-        {
-            break data;
+        if now >= deadline || !at_high_watermark() {
+            let b = broker.clone();
+            let w = wanted.clone();
+            let max_bytes = request.max_bytes;
+            let (data, total) =
+                tokio::task::spawn_blocking(move || read_pass(&b, &w, max_bytes, read_committed))
+                    .await
+                    .unwrap_or_else(|_| (Vec::new(), 0));
+            let errors = data.iter().any(|(p, _)| p.error_code != 0);
+            if total >= request.min_bytes.max(0) as usize
+                || errors
+                || Instant::now() >= deadline
+                || watches.is_empty()
+            {
+                break data;
+            }
         }
+        let now = Instant::now();
         let changed =
             futures_util::future::select_all(watches.iter_mut().map(|w| Box::pin(w.changed())));
         if tokio::time::timeout(deadline - now, changed).await.is_err() {
