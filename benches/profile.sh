@@ -42,7 +42,7 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 
-perf record -F 999 -g -p "$BROKER_PID" -o "$OUT/perf.data" >"$OUT/perf.log" 2>&1 &
+perf record -e cpu-clock -F 999 -g -p "$BROKER_PID" -o "$OUT/perf.data" >"$OUT/perf.log" 2>&1 &
 PERF_PID=$!
 "$REPO/target/release/strata-bench" --bootstrap "127.0.0.1:$PORT" --broker-pid "$BROKER_PID" \
     --quiet "$@" | tee "$OUT/bench.txt"
