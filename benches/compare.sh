@@ -26,8 +26,9 @@
 #    with one fdatasync at the end, and with O_DSYNC on every 16 KiB write),
 #    and the latency of one 16 KiB write + fdatasync there (benches'
 #    fsync-latency, at the start and again at the end);
-# 3. for each repeat, each broker in turn (Kafka first in odd repeats,
-#    Strata first in even ones), from a fresh data dir with default settings:
+# 3. for each repeat, both brokers started on fresh data dirs with default
+#    settings, and each workload run by one and then the other (Kafka first
+#    in odd repeats, Strata first in even ones):
 #      max-1k      1 KiB records, 6 partitions, acks=all, max rate
 #      max-100b    the same with 100-byte records (per-record overhead)
 #      catchup     fill --catchup-mib, then consume it from offset 0, timed
@@ -35,9 +36,10 @@
 #      kafka-producer-perf-test, kafka-consumer-perf-test (Kafka's own
 #                  ProducerPerformance and ConsumerPerformance, 1 KiB records)
 #    Kafka's max rate is the median of its max-1k runs so far, so both
-#    brokers of a repeat run fixed-1k at the same rate. After its turn a
-#    broker's data dir is removed and the page cache synced, so no turn
-#    pays for the writes of the one before (Kafka leaves them unwritten);
+#    brokers of a repeat run fixed-1k at the same rate. Every run ends
+#    with the page cache synced, so no run pays for the writes of the one
+#    before (Kafka leaves them unwritten); the data dirs go at the end of
+#    the repeat;
 # 4. writes the table (bench-report) and the machine into --out.
 #
 # Strata runs with its defaults, which acknowledge only what is on disk
@@ -271,37 +273,42 @@ set_rates() {
     log "fixed rate: $RATE msg/s (half Kafka's max-1k); perf-test records: $PERF_RECORDS"
 }
 
-run_broker() {
-    local broker=$1 repeat=$2 bootstrap
+# One broker's turn at one workload. Both brokers run through a whole
+# repeat (Kafka's JVM warms up as it would in service), and each workload
+# is run by one and then the other, so that the two runs of a pair are a
+# minute apart at most: this machine's disk and memory drift over minutes,
+# and pairs used to be a whole broker's turn (~5 minutes) apart.
+# turn BROKER REPEAT WORKLOAD
+turn() {
+    local broker=$1 repeat=$2 workload=$3 bootstrap
     case "$broker" in
-        strata) start_strata "$repeat"; bootstrap=127.0.0.1:$STRATA_PORT ;;
-        kafka) start_kafka "$repeat"; bootstrap=127.0.0.1:$KAFKA_PORT ;;
+        strata) BROKER_PID=$STRATA_PID; bootstrap=127.0.0.1:$STRATA_PORT ;;
+        kafka) BROKER_PID=$KAFKA_PID; bootstrap=127.0.0.1:$KAFKA_PORT ;;
     esac
-    log "$broker up (pid $BROKER_PID), fresh data dir"
-    local catchup_messages=$((CATCHUP_MIB * 1024))
-    bench "$broker" max-1k "$repeat" "$bootstrap" --topic max-1k --message-size 1024 \
-        --duration "$DURATION"
-    bench "$broker" max-100b "$repeat" "$bootstrap" --topic max-100b --message-size 100 \
-        --duration "$DURATION"
-    bench "$broker" catchup "$repeat" "$bootstrap" --topic catchup --message-size 1024 \
-        --messages "$catchup_messages" --consume-from-start --catchup-timeout 300
-    [[ -n $RATE ]] || set_rates
-    bench "$broker" fixed-1k "$repeat" "$bootstrap" --topic fixed-1k --message-size 1024 \
-        --duration "$DURATION" --rate "$RATE"
-    producer_perf "$broker" "$repeat" "$bootstrap" "$PERF_RECORDS"
-    consumer_perf "$broker" "$repeat" "$bootstrap" "$PERF_RECORDS"
-    case "$broker" in
-        strata) stop_strata; rm -rf "$BENCH_DIR/strata-data" ;;
-        kafka) stop_kafka; rm -rf "$BENCH_DIR/kafka/data" ;;
+    case "$workload" in
+        max-1k)
+            bench "$broker" max-1k "$repeat" "$bootstrap" --topic max-1k --message-size 1024 \
+                --duration "$DURATION" ;;
+        max-100b)
+            bench "$broker" max-100b "$repeat" "$bootstrap" --topic max-100b --message-size 100 \
+                --duration "$DURATION" ;;
+        catchup)
+            bench "$broker" catchup "$repeat" "$bootstrap" --topic catchup --message-size 1024 \
+                --messages $((CATCHUP_MIB * 1024)) --consume-from-start --catchup-timeout 300 ;;
+        fixed-1k)
+            bench "$broker" fixed-1k "$repeat" "$bootstrap" --topic fixed-1k --message-size 1024 \
+                --duration "$DURATION" --rate "$RATE" ;;
+        perf)
+            producer_perf "$broker" "$repeat" "$bootstrap" "$PERF_RECORDS"
+            consumer_perf "$broker" "$repeat" "$bootstrap" "$PERF_RECORDS" ;;
     esac
     # Kafka leaves gigabytes in the page cache unwritten (it does not
-    # fsync); left there, the kernel writes them back during the next
-    # broker's turn, which then competes with it for the disk. Deleted
-    # files' pages are dropped, and sync drains whatever else is dirty, so
-    # each turn starts on a quiet disk.
+    # fsync); left there, the kernel writes them back during the other
+    # broker's next run, which then competes with it for the disk. So every
+    # run ends with the page cache synced, and the next starts on a quiet disk.
     local t0=$SECONDS
     sync
-    log "$broker stopped, its data dir removed, sync took $((SECONDS - t0)) s"
+    log "$broker $workload done, sync took $((SECONDS - t0)) s"
 }
 
 # 1. Build.
@@ -353,13 +360,25 @@ fsync_latency() {
 }
 fsync_latency start
 
-# 3. The workloads, alternating brokers.
+# 3. The workloads, each run by both brokers in turn.
 for repeat in $(seq 1 "$REPEATS"); do
-    if ((repeat > 1)); then set_rates; fi
     if ((repeat % 2 == 1)); then order="kafka strata"; else order="strata kafka"; fi
-    for broker in $order; do
-        run_broker "$broker" "$repeat"
+    start_kafka "$repeat"
+    KAFKA_PID=$BROKER_PID
+    start_strata "$repeat"
+    log "kafka (pid $KAFKA_PID) and strata (pid $STRATA_PID) up, fresh data dirs"
+    for workload in max-1k max-100b catchup fixed-1k perf; do
+        # Both brokers of a repeat at the same rate, from Kafka's max-1k
+        # runs so far (this repeat's included).
+        if [[ $workload == fixed-1k ]]; then set_rates; fi
+        for broker in $order; do
+            turn "$broker" "$repeat" "$workload"
+        done
     done
+    stop_strata
+    stop_kafka
+    rm -rf "$BENCH_DIR/strata-data" "$BENCH_DIR/kafka/data"
+    sync
 done
 
 fsync_latency end
@@ -417,7 +436,7 @@ not_code=()
     echo "- fixed-1k: 1 KiB records at half Kafka's median max-1k msg/s (the latency target); last rate: $rate_note"
     echo "- kafka-producer-perf-test / kafka-consumer-perf-test: Kafka's own tools (Java client), 1 KiB records, acks=all, against both"
     echo
-    echo "Ratios are Strata/Kafka: the median of per-repeat ratios (each repeat runs both brokers back to back),"
+    echo "Ratios are Strata/Kafka: the median of per-repeat ratios (in each repeat both brokers run each workload, one right after the other),"
     echo "with the smallest and largest as the spread. Throughput in MiB/s of record values."
     echo
     echo "## Results"
