@@ -64,6 +64,17 @@ pub struct BrokerConfig {
     /// `queued.max.request.bytes`: request bytes buffered at once across all
     /// connections (`None`: no limit, Kafka's -1).
     pub queued_max_request_bytes: Option<usize>,
+    /// `socket.send.buffer.bytes` / `socket.receive.buffer.bytes`: SO_SNDBUF
+    /// and SO_RCVBUF of every client connection (`None`: the OS's own,
+    /// Kafka's -1). The send buffer defaults to Kafka's 100 KiB: a catch-up
+    /// read of 1 GiB over loopback took 0.38-0.47 CPU s with it against
+    /// 0.58-0.64 with the kernel's autotuning, which let each fetch's
+    /// sendfile run megabytes ahead of the reader. The receive buffer is
+    /// left to the kernel (Kafka: 100 KiB), which holds a producer's 5
+    /// requests of ~90 KiB in flight: with 100 KiB, max-rate produce made
+    /// 168-204 MiB/s against 206-214 autotuned (strata-bench, three pairs).
+    pub socket_send_buffer: Option<usize>,
+    pub socket_receive_buffer: Option<usize>,
     /// Broker-level values of topic configs (`log.retention.ms`, ...), by
     /// the topic key they stand for.
     pub topic_defaults: BTreeMap<&'static str, String>,
@@ -188,6 +199,8 @@ const BROKER_KEYS: &[&str] = &[
     "auto.create.topics.enable",
     "delete.topic.enable",
     "socket.request.max.bytes",
+    "socket.send.buffer.bytes",
+    "socket.receive.buffer.bytes",
     "num.io.threads",
     "log.retention.check.interval.ms",
     "log.retention.hours",
@@ -313,6 +326,14 @@ impl BrokerConfig {
             connections_max_idle: Duration::from_millis(
                 parse_i64("connections.max.idle.ms", 600_000)?.max(1) as u64,
             ),
+            socket_send_buffer: match parse_i64("socket.send.buffer.bytes", 102_400)? {
+                n if n > 0 => Some(n as usize),
+                _ => None,
+            },
+            socket_receive_buffer: match parse_i64("socket.receive.buffer.bytes", -1)? {
+                n if n > 0 => Some(n as usize),
+                _ => None,
+            },
             retention_check_interval: Duration::from_millis(
                 parse_i64("log.retention.check.interval.ms", 300_000)?.max(1000) as u64,
             ),
@@ -832,10 +853,22 @@ pub const BROKER_KEY_TABLE: &[BrokerKey] = &[
         "Request bytes buffered at once across all connections; -1: no limit.",
     ),
     bk(
+        "socket.receive.buffer.bytes",
+        Some("-1"),
+        ConfigType::Int,
+        "SO_RCVBUF of client connections; -1 (Strata's default; Kafka's is 102400): the OS's, autotuned.",
+    ),
+    bk(
         "socket.request.max.bytes",
         Some("104857600"),
         ConfigType::Int,
         "The largest request frame accepted; larger ones close the connection.",
+    ),
+    bk(
+        "socket.send.buffer.bytes",
+        Some("102400"),
+        ConfigType::Int,
+        "SO_SNDBUF of client connections; -1: the OS's default.",
     ),
 ];
 

@@ -126,10 +126,28 @@ async fn connection(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    set_buffer_sizes(&stream, &broker.config);
     let mut pending = VecDeque::new();
     let end = requests(&broker, &mut stream, peer, &mut shutdown, &mut pending).await;
     if let End::AfterPending = end {
         let _ = answer_all(&mut stream, &mut pending).await;
+    }
+}
+
+/// Kafka's `socket.send.buffer.bytes` and `socket.receive.buffer.bytes`
+/// (100 KiB each by default). A fixed size also turns off the kernel's
+/// autotuning, which on loopback let a fetch's send grow to megabytes.
+fn set_buffer_sizes(stream: &TcpStream, config: &crate::config::BrokerConfig) {
+    let socket = socket2::SockRef::from(stream);
+    if let Some(n) = config.socket_send_buffer {
+        if let Err(e) = socket.set_send_buffer_size(n) {
+            tracing::debug!(error = %e, "socket.send.buffer.bytes not applied");
+        }
+    }
+    if let Some(n) = config.socket_receive_buffer {
+        if let Err(e) = socket.set_recv_buffer_size(n) {
+            tracing::debug!(error = %e, "socket.receive.buffer.bytes not applied");
+        }
     }
 }
 
@@ -452,6 +470,41 @@ mod tests {
     fn write_position(buf: &mut BytesMut, start: *const u8) -> usize {
         use bytes::BufMut;
         buf.chunk_mut().as_mut_ptr() as usize - start as usize
+    }
+
+    #[tokio::test]
+    async fn connections_get_the_socket_buffer_sizes_configured() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let pairs = |send: &str, receive: &str| {
+            [
+                ("socket.send.buffer.bytes".to_owned(), send.to_owned()),
+                ("socket.receive.buffer.bytes".to_owned(), receive.to_owned()),
+            ]
+        };
+        let config =
+            crate::config::BrokerConfig::from_pairs(&pairs("65536", "98304"), None).unwrap();
+        let _client = TcpStream::connect(addr).await.unwrap();
+        let (accepted, _) = listener.accept().await.unwrap();
+        set_buffer_sizes(&accepted, &config);
+        let socket = socket2::SockRef::from(&accepted);
+        // Linux doubles what is set (for its own bookkeeping).
+        let send = socket.send_buffer_size().unwrap();
+        let receive = socket.recv_buffer_size().unwrap();
+        assert!((65536..=2 * 65536).contains(&send), "SO_SNDBUF {send}");
+        assert!(
+            (98304..=2 * 98304).contains(&receive),
+            "SO_RCVBUF {receive}"
+        );
+
+        let defaults = crate::config::BrokerConfig::from_pairs(&[], None).unwrap();
+        assert_eq!(defaults.socket_send_buffer, Some(102_400));
+        assert_eq!(defaults.socket_receive_buffer, None);
+        let os = crate::config::BrokerConfig::from_pairs(&pairs("-1", "-1"), None).unwrap();
+        assert_eq!(
+            (os.socket_send_buffer, os.socket_receive_buffer),
+            (None, None)
+        );
     }
 
     #[test]
