@@ -239,6 +239,12 @@ impl BrokerConfig {
                 v.parse().map_err(|_| format!("{k}={v} is not a number"))
             })
         };
+        // Kafka's "-1 (or 0): none" sizes.
+        let parse_size = |k: &str, default: i64| -> Result<Option<usize>, String> {
+            Ok(usize::try_from(parse_i64(k, default)?)
+                .ok()
+                .filter(|&n| n > 0))
+        };
         let parse_bool = |k: &str, default: bool| -> Result<bool, String> {
             get(k).map_or(Ok(default), |v| {
                 v.parse()
@@ -319,21 +325,12 @@ impl BrokerConfig {
             storage_threads: parse_i64("num.io.threads", 2)?.max(1) as usize,
             max_connections_per_ip: parse_i64("max.connections.per.ip", i64::from(i32::MAX))?.max(1)
                 as usize,
-            queued_max_request_bytes: match parse_i64("queued.max.request.bytes", -1)? {
-                n if n > 0 => Some(n as usize),
-                _ => None,
-            },
+            queued_max_request_bytes: parse_size("queued.max.request.bytes", -1)?,
             connections_max_idle: Duration::from_millis(
                 parse_i64("connections.max.idle.ms", 600_000)?.max(1) as u64,
             ),
-            socket_send_buffer: match parse_i64("socket.send.buffer.bytes", 102_400)? {
-                n if n > 0 => Some(n as usize),
-                _ => None,
-            },
-            socket_receive_buffer: match parse_i64("socket.receive.buffer.bytes", -1)? {
-                n if n > 0 => Some(n as usize),
-                _ => None,
-            },
+            socket_send_buffer: parse_size("socket.send.buffer.bytes", 102_400)?,
+            socket_receive_buffer: parse_size("socket.receive.buffer.bytes", -1)?,
             retention_check_interval: Duration::from_millis(
                 parse_i64("log.retention.check.interval.ms", 300_000)?.max(1000) as u64,
             ),

@@ -135,8 +135,8 @@ async fn connection(
 }
 
 /// Kafka's `socket.send.buffer.bytes` and `socket.receive.buffer.bytes`
-/// (100 KiB each by default). A fixed size also turns off the kernel's
-/// autotuning, which on loopback let a fetch's send grow to megabytes.
+/// (defaults and why: [`crate::config::BrokerConfig::socket_send_buffer`]).
+/// A size set turns off the kernel's autotuning for that buffer.
 fn set_buffer_sizes(stream: &TcpStream, config: &crate::config::BrokerConfig) {
     let socket = socket2::SockRef::from(stream);
     if let Some(n) = config.socket_send_buffer {
