@@ -23,7 +23,7 @@ use strata_protocol::records::{RecordsError, batches};
 
 use super::client::{self, Connection, FETCH_VERSION};
 use super::producer::TIMESTAMP_LEN;
-use super::stats::{Stats, histogram};
+use super::stats::{LocalLatencies, Stats};
 
 /// Largest decompressed records section we accept in one batch.
 const MAX_DECOMPRESSED: usize = 64 << 20;
@@ -62,7 +62,7 @@ pub async fn run(
     // Whether a partition's high watermark came from a Fetch sent after the
     // producers finished (only then does reaching it mean "drained").
     let mut final_hwm = vec![false; plan.partitions.len()];
-    let mut local = histogram();
+    let mut local = LocalLatencies::new(&stats.e2e);
 
     loop {
         let deadline = *done.borrow_and_update();
@@ -100,7 +100,6 @@ pub async fn run(
         let measure_from = stats.measure_from();
         let consume_from = stats.consume_from_ns.load(Ordering::Relaxed);
         let (mut messages, mut bytes, mut measured, mut measured_bytes) = (0u64, 0u64, 0u64, 0u64);
-        local.reset();
         for partition in response.responses.iter().flat_map(|t| &t.partitions) {
             let Some(i) = plan
                 .partitions
@@ -169,7 +168,7 @@ pub async fn run(
                         if created >= measure_from {
                             measured += 1;
                             measured_bytes += len;
-                            local.saturating_record(now.saturating_sub(created) / 1_000);
+                            local.record(now.saturating_sub(created) / 1_000);
                         }
                     } else if now >= consume_from {
                         measured += 1;
@@ -184,7 +183,7 @@ pub async fn run(
             stats.consumed_measured.add(measured, measured_bytes);
             stats.last_consume_ns.fetch_max(now, Ordering::Relaxed);
         }
-        stats.merge_e2e(&local);
+        local.tick();
     }
     Ok(())
 }

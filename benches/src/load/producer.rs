@@ -20,7 +20,11 @@
 //! nanoseconds since the run's epoch; the rest is random uppercase letters,
 //! as Kafka's `ProducerPerformance` sends, but taken at a random offset of a
 //! 1 MiB pool for each record: `ProducerPerformance` repeats one payload,
-//! which compressed batches would shrink to almost nothing. At a fixed rate the creation time is
+//! which compressed batches would shrink to almost nothing. Values are
+//! written straight into the batch (see [`super::batch`]).
+//!
+//! At max rate the records of one batch fill share one reading of the
+//! clock. At a fixed rate the creation time is
 //! the time the record was due, not the time the loop got to it, so a
 //! stalled producer shows up as latency instead of hiding it (coordinated
 //! omission, as the OpenMessaging Benchmark handles it).
@@ -30,7 +34,7 @@
 //! does per record.
 
 use anyhow::{Context, bail};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -39,11 +43,12 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 
 use strata_protocol::messages::produce::request::{PartitionProduceData, TopicProduceData};
 use strata_protocol::messages::{ApiKey, ProduceRequest, Request, Response};
-use strata_protocol::records::{Compression, RecordBatchBuilder};
+use strata_protocol::records::Compression;
 use strata_protocol::types::TopicName;
 
+use super::batch::BatchWriter;
 use super::client::{Connection, PRODUCE_VERSION, Receiver};
-use super::stats::{Stats, histogram};
+use super::stats::{LocalLatencies, Stats};
 
 /// Bytes a record adds to a batch beyond its value: length, attributes,
 /// deltas and key/value/header counts as varints; close enough to seal
@@ -83,7 +88,7 @@ pub struct ProducerPlan {
 #[derive(Debug)]
 struct OpenBatch {
     partition: i32,
-    builder: RecordBatchBuilder,
+    writer: BatchWriter,
     bytes: usize,
     opened_at: Instant,
     timestamps: Vec<u64>,
@@ -135,7 +140,6 @@ struct Producer {
     /// Random letters the values are cut from.
     filler: Vec<u8>,
     rng: u64,
-    scratch: BytesMut,
     next_partition: usize,
     open: Option<OpenBatch>,
     ready: VecDeque<ReadyBatch>,
@@ -172,7 +176,6 @@ pub async fn run(plan: ProducerPlan, stats: Arc<Stats>) -> anyhow::Result<()> {
     let mut producer = Producer {
         filler: filler(FILLER_POOL.max(2 * plan.message_size), plan.id as u64),
         rng: (plan.id as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d),
-        scratch: BytesMut::new(),
         next_partition: plan.id % plan.partitions.len().max(1),
         open: None,
         ready: VecDeque::new(),
@@ -197,7 +200,7 @@ pub async fn run(plan: ProducerPlan, stats: Arc<Stats>) -> anyhow::Result<()> {
                 // that sending keeps up.
                 let mut created = 0;
                 while next_due <= now && created < 10_000 && !producer.quota_reached() {
-                    producer.append(clock.nanos(next_due))?;
+                    producer.append(clock.nanos(next_due));
                     next_due += interval;
                     created += 1;
                 }
@@ -205,9 +208,12 @@ pub async fn run(plan: ProducerPlan, stats: Arc<Stats>) -> anyhow::Result<()> {
             None => {
                 if producer.has_room() {
                     // Fill until the open batch seals, then try to send it.
+                    // The records of one fill are made within microseconds
+                    // of each other and share one reading of the clock.
+                    let created = clock.now_nanos();
                     let sealed_before = producer.ready.len();
                     while producer.ready.len() == sealed_before && !producer.quota_reached() {
-                        producer.append(clock.now_nanos())?;
+                        producer.append(created);
                     }
                 }
             }
@@ -301,7 +307,7 @@ impl Producer {
 
     /// Adds one record created at `created_ns`; seals the batch first if
     /// the record would not fit.
-    fn append(&mut self, created_ns: u64) -> anyhow::Result<()> {
+    fn append(&mut self, created_ns: u64) {
         let size = self.plan.message_size + RECORD_OVERHEAD;
         if self
             .open
@@ -310,7 +316,6 @@ impl Producer {
         {
             self.seal();
         }
-        let value = self.value(created_ns);
         let measured = created_ns >= self.stats.measure_from();
         let timestamp = self.stats.clock.unix_ms(created_ns);
         let open = match &mut self.open {
@@ -320,7 +325,7 @@ impl Producer {
                 self.next_partition = (self.next_partition + 1) % self.plan.partitions.len();
                 self.open.insert(OpenBatch {
                     partition,
-                    builder: RecordBatchBuilder::new(self.plan.compression),
+                    writer: BatchWriter::new(self.plan.compression, self.plan.batch_bytes),
                     bytes: strata_protocol::records::HEADER_SIZE,
                     opened_at: Instant::now(),
                     timestamps: Vec::new(),
@@ -328,16 +333,19 @@ impl Producer {
                 })
             }
         };
-        open.builder
-            .append(timestamp, None, Some(value), Vec::new())
-            .context("appending a record to a batch")?;
+        let len = self.plan.message_size - TIMESTAMP_LEN;
+        let start = (xorshift(&mut self.rng) % (self.filler.len() - len) as u64) as usize;
+        open.writer.append(
+            timestamp,
+            &created_ns.to_be_bytes(),
+            &self.filler[start..start + len],
+        );
         open.bytes += size;
         open.timestamps.push(created_ns);
         if measured {
             open.measured += 1;
             self.measured_created += 1;
         }
-        Ok(())
     }
 
     fn seal_if_lingered(&mut self, now: Instant) {
@@ -354,9 +362,8 @@ impl Producer {
         let Some(open) = self.open.take() else {
             return;
         };
-        // The builder refuses only values a batch cannot carry; ours are
-        // bounded by --message-size, checked against batch limits up front.
-        let batch = match open.builder.build() {
+        // Only a compression codec can fail here.
+        let batch = match open.writer.finish() {
             Ok(batch) => batch,
             Err(e) => {
                 eprintln!("producer {}: cannot build a batch: {e}", self.plan.id);
@@ -364,29 +371,13 @@ impl Producer {
                 return;
             }
         };
-        self.unacked
-            .bytes
-            .fetch_add(batch.as_bytes().len(), Ordering::Relaxed);
+        self.unacked.bytes.fetch_add(batch.len(), Ordering::Relaxed);
         self.ready.push_back(ReadyBatch {
             partition: open.partition,
-            records: batch.into_bytes(),
+            records: batch,
             timestamps: open.timestamps,
             measured: open.measured,
         });
-    }
-
-    /// The value of a record created at `created_ns`.
-    fn value(&mut self, created_ns: u64) -> Bytes {
-        // One allocation per many records: values are split off a shared buffer.
-        if self.scratch.capacity() < self.plan.message_size {
-            self.scratch.reserve(self.plan.message_size.max(256 << 10));
-        }
-        self.scratch.put_u64(created_ns);
-        let len = self.plan.message_size - TIMESTAMP_LEN;
-        let start = (xorshift(&mut self.rng) % (self.filler.len() - len) as u64) as usize;
-        self.scratch
-            .extend_from_slice(&self.filler[start..start + len]);
-        self.scratch.split().freeze()
     }
 
     /// Takes at most one ready batch per partition, oldest first, into one
@@ -474,7 +465,7 @@ async fn read_acks(
     unacked: Arc<Unacked>,
     message_size: usize,
 ) -> anyhow::Result<()> {
-    let mut local = histogram();
+    let mut local = LocalLatencies::new(&stats.ack);
     while let Some(request) = rx.recv().await {
         let response = receiver
             .response(ApiKey::Produce, PRODUCE_VERSION, request.correlation)
@@ -510,7 +501,6 @@ async fn read_acks(
             }
             continue;
         }
-        local.reset();
         acknowledge(
             &stats,
             &request.timestamps,
@@ -518,7 +508,7 @@ async fn read_acks(
             message_size,
             Some(&mut local),
         );
-        stats.merge_ack(&local);
+        local.tick();
     }
     Ok(())
 }
@@ -528,7 +518,7 @@ fn acknowledge(
     timestamps: &[u64],
     measured: u64,
     message_size: usize,
-    latencies: Option<&mut hdrhistogram::Histogram<u64>>,
+    latencies: Option<&mut LocalLatencies>,
 ) {
     let now = stats.clock.now_nanos();
     let size = message_size as u64;
@@ -541,7 +531,7 @@ fn acknowledge(
         if let Some(histogram) = latencies {
             let from = stats.measure_from();
             for &created in timestamps.iter().filter(|&&t| t >= from) {
-                histogram.saturating_record(now.saturating_sub(created) / 1_000);
+                histogram.record(now.saturating_sub(created) / 1_000);
             }
         }
     }
