@@ -12,16 +12,10 @@
 //! Only what the tool sends: no key, no headers, no producer id.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use strata_protocol::records::{Compression, HEADER_SIZE, RecordsError, compression};
+use strata_protocol::records::{
+    Compression, HEADER_SIZE, LOG_OVERHEAD, MAGIC, RecordsError, at, compression,
+};
 use strata_protocol::wire::{put_varint, put_varlong, varint_len, varlong_len};
-
-/// The `magic` of every batch since Kafka 0.11.
-const MAGIC: i8 = 2;
-/// Where the CRC sits in the header, and where the bytes it covers start.
-const CRC_AT: usize = 17;
-const ATTRIBUTES_AT: usize = 21;
-/// Bytes of a batch's length prefix: base offset and batch length.
-const LOG_OVERHEAD: usize = 12;
 
 /// A batch being filled: the header's room, then the records section.
 #[derive(Debug)]
@@ -107,8 +101,8 @@ impl BatchWriter {
         header.put_i16(-1); // producer epoch
         header.put_i32(-1); // base sequence
         header.put_i32(self.records);
-        let crc = crc32c::crc32c(&out[ATTRIBUTES_AT..]);
-        out[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+        let crc = crc32c::crc32c(&out[at::ATTRIBUTES..]);
+        out[at::CRC..at::CRC + 4].copy_from_slice(&crc.to_be_bytes());
         Ok(out.freeze())
     }
 }
