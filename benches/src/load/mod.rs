@@ -26,7 +26,6 @@
 //! [`consumer`], [`stats`] (shared counters and histograms), [`proc`] (CPU
 //! and RSS from `/proc`), [`report`] (the table and the JSON line).
 
-pub mod batch;
 pub mod client;
 pub mod consumer;
 pub mod proc;

@@ -43,10 +43,9 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 
 use strata_protocol::messages::produce::request::{PartitionProduceData, TopicProduceData};
 use strata_protocol::messages::{ApiKey, ProduceRequest, Request, Response};
-use strata_protocol::records::Compression;
+use strata_protocol::records::{Compression, RecordBatchBuilder};
 use strata_protocol::types::TopicName;
 
-use super::batch::BatchWriter;
 use super::client::{Connection, PRODUCE_VERSION, Receiver};
 use super::stats::{LocalLatencies, Stats};
 
@@ -88,7 +87,7 @@ pub struct ProducerPlan {
 #[derive(Debug)]
 struct OpenBatch {
     partition: i32,
-    writer: BatchWriter,
+    builder: RecordBatchBuilder,
     bytes: usize,
     opened_at: Instant,
     timestamps: Vec<u64>,
@@ -325,7 +324,10 @@ impl Producer {
                 self.next_partition = (self.next_partition + 1) % self.plan.partitions.len();
                 self.open.insert(OpenBatch {
                     partition,
-                    writer: BatchWriter::new(self.plan.compression, self.plan.batch_bytes),
+                    builder: RecordBatchBuilder::with_capacity(
+                        self.plan.compression,
+                        self.plan.batch_bytes,
+                    ),
                     bytes: strata_protocol::records::HEADER_SIZE,
                     opened_at: Instant::now(),
                     timestamps: Vec::new(),
@@ -335,11 +337,16 @@ impl Producer {
         };
         let len = self.plan.message_size - TIMESTAMP_LEN;
         let start = (xorshift(&mut self.rng) % (self.filler.len() - len) as u64) as usize;
-        open.writer.append(
-            timestamp,
-            &created_ns.to_be_bytes(),
-            &self.filler[start..start + len],
-        );
+        // The value is written once, into the batch, from its two parts.
+        let value: [&[u8]; 2] = [&created_ns.to_be_bytes(), &self.filler[start..start + len]];
+        if let Err(e) = open
+            .builder
+            .append_parts(timestamp, None, Some(&value), &[])
+        {
+            eprintln!("producer {}: cannot append a record: {e}", self.plan.id);
+            self.stats.produce_errors.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         open.bytes += size;
         open.timestamps.push(created_ns);
         if measured {
@@ -363,8 +370,8 @@ impl Producer {
             return;
         };
         // Only a compression codec can fail here.
-        let batch = match open.writer.finish() {
-            Ok(batch) => batch,
+        let batch = match open.builder.build() {
+            Ok(batch) => batch.into_bytes(),
             Err(e) => {
                 eprintln!("producer {}: cannot build a batch: {e}", self.plan.id);
                 self.stats.produce_errors.fetch_add(1, Ordering::Relaxed);

@@ -6,7 +6,7 @@ use super::batch::{
     ATTR_CONTROL, ATTR_DELETE_HORIZON, ATTR_LOG_APPEND_TIME, ATTR_TRANSACTIONAL, at,
 };
 use super::compression::{self, Compression};
-use super::record::{Header, Record, encode_record};
+use super::record::{Header, Record, RecordParts, encode_parts, encode_record};
 use super::{
     HEADER_SIZE, LOG_OVERHEAD, MAGIC, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, NO_TIMESTAMP,
     RecordBatch, RecordsError,
@@ -16,10 +16,13 @@ use super::{
 /// non-idempotent producer: base offset 0, no producer id, epoch or
 /// sequence, partition leader epoch -1, CreateTime.
 ///
-/// Records come either from [`append`](Self::append), which takes absolute
-/// timestamps and gives consecutive offsets (what a producer does), or from
+/// Records come either from [`append`](Self::append) (or
+/// [`append_parts`](Self::append_parts)), which take absolute timestamps and
+/// give consecutive offsets (what a producer does), or from
 /// [`push`](Self::push), which takes records with their deltas as they are
-/// (what rewriting a read batch does).
+/// (what rewriting a read batch does). Each record is encoded as it comes,
+/// behind room left for the header, so its bytes are written once and an
+/// uncompressed batch is finished in place.
 ///
 /// ```
 /// # use strata_protocol::records::*;
@@ -46,11 +49,26 @@ pub struct RecordBatchBuilder {
     base_timestamp: Option<i64>,
     log_append_time: Option<i64>,
     delete_horizon: bool,
-    records: Vec<Record>,
+    /// `HEADER_SIZE` bytes of room, then the records encoded so far.
+    buf: BytesMut,
+    count: usize,
+    last_offset_delta: Option<i32>,
+    /// The smallest and largest timestamp delta appended.
+    timestamp_deltas: Option<(i64, i64)>,
+    /// The first record that could not go in: `build` returns it.
+    refused: Option<RecordsError>,
 }
 
 impl RecordBatchBuilder {
     pub fn new(compression: Compression) -> Self {
+        Self::with_capacity(compression, 0)
+    }
+
+    /// A builder with room for `capacity` bytes of encoded records before
+    /// its buffer grows.
+    pub fn with_capacity(compression: Compression, capacity: usize) -> Self {
+        let mut buf = BytesMut::with_capacity(HEADER_SIZE + capacity);
+        buf.put_bytes(0, HEADER_SIZE);
         RecordBatchBuilder {
             compression,
             base_offset: 0,
@@ -63,7 +81,11 @@ impl RecordBatchBuilder {
             base_timestamp: None,
             log_append_time: None,
             delete_horizon: false,
-            records: Vec::new(),
+            buf,
+            count: 0,
+            last_offset_delta: None,
+            timestamp_deltas: None,
+            refused: None,
         }
     }
 
@@ -135,44 +157,85 @@ impl RecordBatchBuilder {
         value: Option<Bytes>,
         headers: Vec<Header>,
     ) -> Result<&mut Self, RecordsError> {
+        let value = value.as_deref().map(|v| [v]);
+        self.append_parts(
+            timestamp,
+            key.as_deref(),
+            value.as_ref().map(|v| &v[..]),
+            &headers,
+        )
+    }
+
+    /// [`append`](Self::append) with borrowed fields and a value given in
+    /// pieces, written back to back.
+    pub fn append_parts(
+        &mut self,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[&[u8]]>,
+        headers: &[Header],
+    ) -> Result<&mut Self, RecordsError> {
         let base = *self.base_timestamp.get_or_insert(timestamp);
         let timestamp_delta = timestamp.checked_sub(base).ok_or(RecordsError::TooLarge {
             field: "timestampDelta",
             value: timestamp.abs_diff(base),
         })?;
-        let offset_delta = match self.records.last() {
+        let offset_delta = match self.last_offset_delta {
             None => 0,
-            Some(last) => last
-                .offset_delta
-                .checked_add(1)
-                .ok_or(RecordsError::TooLarge {
-                    field: "offsetDelta",
-                    value: i32::MAX as u64 + 1,
-                })?,
+            Some(last) => last.checked_add(1).ok_or(RecordsError::TooLarge {
+                field: "offsetDelta",
+                value: i32::MAX as u64 + 1,
+            })?,
         };
-        self.records.push(Record {
+        let record = RecordParts {
             offset_delta,
             timestamp_delta,
             key,
             value,
             headers,
-        });
+        };
+        encode_parts(&mut self.buf, &record)?;
+        self.note(offset_delta, timestamp_delta);
         Ok(self)
     }
 
     /// Appends a record with its deltas as given; [`build`](Self::build)
-    /// checks that offset deltas rise strictly from 0 or more.
+    /// refuses the batch unless offset deltas rise strictly from 0 or more.
     pub fn push(&mut self, record: Record) -> &mut Self {
-        self.records.push(record);
+        let delta = record.offset_delta;
+        if self.refused.is_none()
+            && (delta < 0 || self.last_offset_delta.is_some_and(|p| delta <= p))
+        {
+            self.refused = Some(RecordsError::OffsetDelta {
+                index: self.count,
+                offset_delta: delta,
+                previous: self.last_offset_delta,
+                last_offset_delta: delta,
+            });
+        }
+        if let Err(e) = encode_record(&mut self.buf, &record) {
+            self.refused.get_or_insert(e);
+        }
+        self.note(delta, record.timestamp_delta);
         self
     }
 
+    fn note(&mut self, offset_delta: i32, timestamp_delta: i64) {
+        self.count += 1;
+        self.last_offset_delta = Some(offset_delta);
+        let (min, max) = self
+            .timestamp_deltas
+            .get_or_insert((timestamp_delta, timestamp_delta));
+        *min = (*min).min(timestamp_delta);
+        *max = (*max).max(timestamp_delta);
+    }
+
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.count
     }
 
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.count == 0
     }
 
     fn attributes(&self) -> i16 {
@@ -190,77 +253,64 @@ impl RecordBatchBuilder {
         attributes
     }
 
-    /// Encodes the batch: records, then compression, then the header with
-    /// its lengths and CRC.
+    /// Finishes the batch: compression, then the header with its lengths
+    /// and CRC.
     pub fn build(self) -> Result<RecordBatch, RecordsError> {
-        let mut previous: Option<i32> = None;
-        for (index, record) in self.records.iter().enumerate() {
-            let delta = record.offset_delta;
-            if delta < 0 || previous.is_some_and(|p| delta <= p) {
-                return Err(RecordsError::OffsetDelta {
-                    index,
-                    offset_delta: delta,
-                    previous,
-                    last_offset_delta: delta,
-                });
-            }
-            previous = Some(delta);
+        if let Some(refused) = self.refused {
+            return Err(refused);
         }
-        let last_offset_delta = previous.unwrap_or(0);
-        let records_count =
-            i32::try_from(self.records.len()).map_err(|_| RecordsError::TooLarge {
-                field: "recordsCount",
-                value: self.records.len() as u64,
-            })?;
+        let last_offset_delta = self.last_offset_delta.unwrap_or(0);
+        let records_count = i32::try_from(self.count).map_err(|_| RecordsError::TooLarge {
+            field: "recordsCount",
+            value: self.count as u64,
+        })?;
         let base_timestamp = self.base_timestamp.unwrap_or(NO_TIMESTAMP);
-        let max_timestamp = match self.log_append_time {
-            Some(timestamp) => timestamp,
-            None => {
-                let mut max = NO_TIMESTAMP;
-                for record in &self.records {
-                    let timestamp = base_timestamp.checked_add(record.timestamp_delta).ok_or(
-                        RecordsError::TooLarge {
-                            field: "timestampDelta",
-                            value: record.timestamp_delta.unsigned_abs(),
-                        },
-                    )?;
-                    max = max.max(timestamp);
-                }
-                max
+        let timestamp_at = |delta: i64| {
+            base_timestamp
+                .checked_add(delta)
+                .ok_or(RecordsError::TooLarge {
+                    field: "timestampDelta",
+                    value: delta.unsigned_abs(),
+                })
+        };
+        let max_timestamp = match (self.log_append_time, self.timestamp_deltas) {
+            (Some(timestamp), _) => timestamp,
+            (None, None) => NO_TIMESTAMP,
+            (None, Some((min, max))) => {
+                timestamp_at(min)?;
+                timestamp_at(max)?
             }
         };
-
-        let mut section = BytesMut::new();
-        for record in &self.records {
-            encode_record(&mut section, record)?;
-        }
-        let section = match self.compression {
-            Compression::None => section.freeze(),
-            codec => compression::compress(codec, &section)?,
+        let attributes = self.attributes();
+        let mut out = match self.compression {
+            Compression::None => self.buf,
+            codec => {
+                let section = compression::compress(codec, &self.buf[HEADER_SIZE..])?;
+                let mut out = BytesMut::with_capacity(HEADER_SIZE + section.len());
+                out.put_bytes(0, HEADER_SIZE);
+                out.put_slice(&section);
+                out
+            }
         };
         let batch_length =
-            i32::try_from(HEADER_SIZE - LOG_OVERHEAD + section.len()).map_err(|_| {
-                RecordsError::TooLarge {
-                    field: "batchLength",
-                    value: (HEADER_SIZE - LOG_OVERHEAD + section.len()) as u64,
-                }
+            i32::try_from(out.len() - LOG_OVERHEAD).map_err(|_| RecordsError::TooLarge {
+                field: "batchLength",
+                value: (out.len() - LOG_OVERHEAD) as u64,
             })?;
-
-        let mut out = BytesMut::with_capacity(HEADER_SIZE + section.len());
-        out.put_i64(self.base_offset);
-        out.put_i32(batch_length);
-        out.put_i32(self.partition_leader_epoch);
-        out.put_i8(MAGIC);
-        out.put_u32(0); // CRC, filled in below
-        out.put_i16(self.attributes());
-        out.put_i32(last_offset_delta);
-        out.put_i64(base_timestamp);
-        out.put_i64(max_timestamp);
-        out.put_i64(self.producer_id);
-        out.put_i16(self.producer_epoch);
-        out.put_i32(self.base_sequence);
-        out.put_i32(records_count);
-        out.put_slice(&section);
+        let mut header = &mut out[..HEADER_SIZE];
+        header.put_i64(self.base_offset);
+        header.put_i32(batch_length);
+        header.put_i32(self.partition_leader_epoch);
+        header.put_i8(MAGIC);
+        header.put_u32(0); // CRC, filled in below
+        header.put_i16(attributes);
+        header.put_i32(last_offset_delta);
+        header.put_i64(base_timestamp);
+        header.put_i64(max_timestamp);
+        header.put_i64(self.producer_id);
+        header.put_i16(self.producer_epoch);
+        header.put_i32(self.base_sequence);
+        header.put_i32(records_count);
         let crc = crc32c::crc32c(&out[at::ATTRIBUTES..]);
         out[at::CRC..at::CRC + 4].copy_from_slice(&crc.to_be_bytes());
         RecordBatch::new(out.freeze())
@@ -405,6 +455,76 @@ mod tests {
             .map(|r| (r.offset_delta, r.timestamp_delta))
             .collect();
         assert_eq!(deltas, [(0, 0), (1, -10), (2, 30)]);
+    }
+
+    #[test]
+    fn a_value_in_pieces_is_the_same_batch_as_the_value_whole() {
+        for codec in Compression::ALL {
+            let mut whole = RecordBatchBuilder::new(codec).producer(3, 1, 10);
+            let mut parts = RecordBatchBuilder::with_capacity(codec, 16).producer(3, 1, 10);
+            let headers = vec![Header::new("h", Some(Bytes::from_static(b"v")))];
+            for (timestamp, value) in [(7_i64, &b"0123456789abcdef"[..]), (5, b""), (9, b"xy")] {
+                let cut = value.len() / 3;
+                whole
+                    .append(
+                        timestamp,
+                        Some(Bytes::from_static(b"k")),
+                        Some(Bytes::copy_from_slice(value)),
+                        headers.clone(),
+                    )
+                    .unwrap();
+                parts
+                    .append_parts(
+                        timestamp,
+                        Some(b"k"),
+                        Some(&[&value[..cut], &value[cut..], b""]),
+                        &headers,
+                    )
+                    .unwrap();
+            }
+            parts.append_parts(10, None, None, &[]).unwrap();
+            whole.append(10, None, None, vec![]).unwrap();
+            let (whole, parts) = (whole.build().unwrap(), parts.build().unwrap());
+            assert_eq!(whole.as_bytes(), parts.as_bytes(), "{codec:?}");
+            let read = read_fully(parts.into_bytes()).unwrap();
+            let values: Vec<_> = read.iter().map(|r| r.value.clone()).collect();
+            assert_eq!(
+                values,
+                [
+                    Some(Bytes::from_static(b"0123456789abcdef")),
+                    Some(Bytes::new()),
+                    Some(Bytes::from_static(b"xy")),
+                    None
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn pushed_offset_deltas_that_do_not_rise_refuse_the_batch() {
+        for deltas in [&[0, 0][..], &[3, 1], &[-1], &[0, 2, 2]] {
+            let mut builder = RecordBatchBuilder::new(Compression::None);
+            for &offset_delta in deltas {
+                builder.push(Record {
+                    offset_delta,
+                    ..Record::default()
+                });
+            }
+            assert!(
+                matches!(builder.build(), Err(RecordsError::OffsetDelta { .. })),
+                "{deltas:?}"
+            );
+        }
+        // Gaps are fine (compaction leaves them); an append continues after.
+        let mut builder = RecordBatchBuilder::new(Compression::None);
+        builder.push(Record {
+            offset_delta: 2,
+            ..Record::default()
+        });
+        builder.append(0, None, None, vec![]).unwrap();
+        let batch = builder.build().unwrap();
+        assert_eq!(batch.header().last_offset_delta(), 3);
+        assert_eq!(batch.header().records_count(), 2);
     }
 
     #[test]

@@ -252,32 +252,53 @@ fn decode_record(rest: &mut Bytes, index: usize) -> Result<Record, RecordsError>
     })
 }
 
-fn var_bytes_len(bytes: Option<&Bytes>, field: &'static str) -> Result<usize, RecordsError> {
-    match bytes {
+/// A record's fields, borrowed, as encoding needs them. The value may come
+/// in pieces, written back to back, so that a caller holding it in parts
+/// (say, a timestamp and a payload) writes it once, into the batch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RecordParts<'a> {
+    pub offset_delta: i32,
+    pub timestamp_delta: i64,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [&'a [u8]]>,
+    pub headers: &'a [Header],
+}
+
+fn var_bytes_len(pieces: Option<&[&[u8]]>, field: &'static str) -> Result<usize, RecordsError> {
+    match pieces {
         None => Ok(varint_len(-1)),
-        Some(b) => {
-            let n = i32::try_from(b.len()).map_err(|_| RecordsError::TooLarge {
+        Some(pieces) => {
+            let len: usize = pieces.iter().map(|piece| piece.len()).sum();
+            let n = i32::try_from(len).map_err(|_| RecordsError::TooLarge {
                 field,
-                value: b.len() as u64,
+                value: len as u64,
             })?;
-            Ok(varint_len(n) + b.len())
+            Ok(varint_len(n) + len)
         }
     }
 }
 
-fn put_var_bytes(out: &mut BytesMut, bytes: Option<&Bytes>) {
-    match bytes {
+/// `var_bytes_len` must have checked the length fits an i32.
+fn put_var_bytes(out: &mut BytesMut, pieces: Option<&[&[u8]]>) {
+    match pieces {
         None => put_varint(out, -1),
-        Some(b) => {
-            // `var_bytes_len` checked the length fits an i32.
-            put_varint(out, b.len() as i32);
-            out.put_slice(b);
+        Some(pieces) => {
+            let len: usize = pieces.iter().map(|piece| piece.len()).sum();
+            put_varint(out, len as i32);
+            for piece in pieces {
+                out.put_slice(piece);
+            }
         }
     }
+}
+
+/// One piece, or none for null.
+fn whole(bytes: &Option<Bytes>) -> Option<[&[u8]; 1]> {
+    bytes.as_deref().map(|b| [b])
 }
 
 /// Bytes after the record's length field.
-fn body_len(record: &Record) -> Result<usize, RecordsError> {
+fn body_len(record: &RecordParts<'_>) -> Result<usize, RecordsError> {
     let headers_count =
         i32::try_from(record.headers.len()).map_err(|_| RecordsError::TooLarge {
             field: "headersCount",
@@ -286,12 +307,12 @@ fn body_len(record: &Record) -> Result<usize, RecordsError> {
     let mut len = 1
         + varlong_len(record.timestamp_delta)
         + varint_len(record.offset_delta)
-        + var_bytes_len(record.key.as_ref(), "key")?
-        + var_bytes_len(record.value.as_ref(), "value")?
+        + var_bytes_len(record.key.as_ref().map(std::slice::from_ref), "key")?
+        + var_bytes_len(record.value, "value")?
         + varint_len(headers_count);
-    for header in &record.headers {
-        len += var_bytes_len(Some(&header.key), "headerKey")?;
-        len += var_bytes_len(header.value.as_ref(), "headerValue")?;
+    for header in record.headers {
+        len += var_bytes_len(Some(&[&header.key[..]]), "headerKey")?;
+        len += var_bytes_len(whole(&header.value).as_ref().map(|v| &v[..]), "headerValue")?;
     }
     if i32::try_from(len).is_err() {
         return Err(RecordsError::TooLarge {
@@ -304,6 +325,24 @@ fn body_len(record: &Record) -> Result<usize, RecordsError> {
 
 /// Appends one record, length-prefixed, to `out`.
 pub(crate) fn encode_record(out: &mut BytesMut, record: &Record) -> Result<(), RecordsError> {
+    let value = whole(&record.value);
+    encode_parts(
+        out,
+        &RecordParts {
+            offset_delta: record.offset_delta,
+            timestamp_delta: record.timestamp_delta,
+            key: record.key.as_deref(),
+            value: value.as_ref().map(|v| &v[..]),
+            headers: &record.headers,
+        },
+    )
+}
+
+/// Appends one record given in parts, length-prefixed, to `out`.
+pub(crate) fn encode_parts(
+    out: &mut BytesMut,
+    record: &RecordParts<'_>,
+) -> Result<(), RecordsError> {
     let len = body_len(record)?;
     out.reserve(len + 5);
     // `body_len` checked the length fits an i32.
@@ -311,13 +350,13 @@ pub(crate) fn encode_record(out: &mut BytesMut, record: &Record) -> Result<(), R
     out.put_i8(0);
     put_varlong(out, record.timestamp_delta);
     put_varint(out, record.offset_delta);
-    put_var_bytes(out, record.key.as_ref());
-    put_var_bytes(out, record.value.as_ref());
+    put_var_bytes(out, record.key.as_ref().map(std::slice::from_ref));
+    put_var_bytes(out, record.value);
     // `body_len` checked the count fits an i32.
     put_varint(out, record.headers.len() as i32);
-    for header in &record.headers {
-        put_var_bytes(out, Some(&header.key));
-        put_var_bytes(out, header.value.as_ref());
+    for header in record.headers {
+        put_var_bytes(out, Some(&[&header.key[..]]));
+        put_var_bytes(out, whole(&header.value).as_ref().map(|v| &v[..]));
     }
     Ok(())
 }
