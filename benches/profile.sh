@@ -5,7 +5,7 @@
 # while it runs. Writes, under target/profile/<time>/:
 #   report.txt      perf report: by thread, then by symbol (kernel and user)
 #   flamegraph.svg  when `inferno` is installed (cargo install inferno)
-#   bench.txt       strata-bench's table
+#   bench.txt       strata-bench's table (before.txt: the BEFORE run's)
 #
 # Usage: benches/profile.sh [strata-bench args...]
 #   benches/profile.sh --message-size 1024 --duration 10          # max-1k
@@ -13,6 +13,9 @@
 #
 # Needs perf (Debian: linux-perf) and permission to sample (root, or
 # kernel.perf_event_paranoid <= 1). PORT overrides the broker's port (29292).
+# BEFORE='strata-bench args' runs that workload first on the same broker,
+# unprofiled, on a topic of its own (what a workload meets after another:
+# on the project's VM, page-cache memory handed back to the host).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -41,6 +44,12 @@ for _ in $(seq 50); do
     (echo >"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
     sleep 0.1
 done
+
+if [[ -n ${BEFORE:-} ]]; then
+    # shellcheck disable=SC2086 # BEFORE is a list of arguments
+    "$REPO/target/release/strata-bench" --bootstrap "127.0.0.1:$PORT" --topic profile-before \
+        --quiet $BEFORE >"$OUT/before.txt"
+fi
 
 perf record -e cpu-clock -F 999 -g -p "$BROKER_PID" -o "$OUT/perf.data" >"$OUT/perf.log" 2>&1 &
 PERF_PID=$!
