@@ -276,9 +276,11 @@ impl RecordBatchBuilder {
         let max_timestamp = match (self.log_append_time, self.timestamp_deltas) {
             (Some(timestamp), _) => timestamp,
             (None, None) => NO_TIMESTAMP,
+            // As Kafka's builder: the max starts at NO_TIMESTAMP, so a batch
+            // of timestamps below -1 says -1.
             (None, Some((min, max))) => {
                 timestamp_at(min)?;
-                timestamp_at(max)?
+                timestamp_at(max)?.max(NO_TIMESTAMP)
             }
         };
         let attributes = self.attributes();
@@ -525,6 +527,16 @@ mod tests {
         let batch = builder.build().unwrap();
         assert_eq!(batch.header().last_offset_delta(), 3);
         assert_eq!(batch.header().records_count(), 2);
+    }
+
+    #[test]
+    fn timestamps_below_minus_one_leave_the_max_at_no_timestamp() {
+        let mut builder = RecordBatchBuilder::new(Compression::None);
+        builder.append(-5, None, None, vec![]).unwrap();
+        builder.append(-3, None, None, vec![]).unwrap();
+        let batch = builder.build().unwrap();
+        assert_eq!(batch.header().base_timestamp(), -5);
+        assert_eq!(batch.header().max_timestamp(), NO_TIMESTAMP);
     }
 
     #[test]
