@@ -59,6 +59,9 @@ kill -INT "$PERF_PID"
 wait "$PERF_PID" 2>/dev/null || true
 PERF_PID=
 
+# `head` closes the pipe early, so perf report may die of SIGPIPE: under
+# pipefail that would end the script here, before the flamegraph.
+set +o pipefail
 {
     echo "# by thread"
     perf report -i "$OUT/perf.data" --no-children --sort comm -g none --stdio 2>/dev/null | grep -v '^$' | head -40
@@ -67,6 +70,7 @@ PERF_PID=
     perf report -i "$OUT/perf.data" --no-children --sort dso,symbol -g none --stdio 2>/dev/null \
         | grep -v '^$' | head -80
 } >"$OUT/report.txt"
+set -o pipefail
 if command -v inferno-collapse-perf >/dev/null && command -v inferno-flamegraph >/dev/null; then
     perf script -i "$OUT/perf.data" 2>/dev/null | inferno-collapse-perf | inferno-flamegraph >"$OUT/flamegraph.svg"
 fi
