@@ -226,8 +226,10 @@ fn main() {
     );
 
     let raw_dir = fresh_dir(&root, "raw");
-    let raw_nosync = raw_write(&raw_dir, total, chunk, false);
+    // The synced write first: each write truncates the file, and the read
+    // needs the full-size one, as large as the log it is compared with.
     let raw_sync = raw_write(&raw_dir, total / 4, chunk, true);
+    let raw_nosync = raw_write(&raw_dir, total, chunk, false);
     let raw_read_mb = raw_read(&raw_dir, 1 << 20);
 
     let mut rows: Vec<(String, f64, &str, f64)> = Vec::new();
