@@ -368,11 +368,10 @@ for repeat in $(seq 1 "$REPEATS"); do
     KAFKA_PID=$BROKER_PID
     start_strata "$repeat"
     log "kafka (pid $KAFKA_PID) and strata (pid $STRATA_PID) up, fresh data dirs"
-    # The two max-rate workloads swap places every repeat: the second
-    # writes its gigabytes into page-cache memory this VM has handed back
-    # to its host, and each first touch of such a page is a host fault
-    # (README, "Measured"); neither workload should always be the one
-    # that pays for it.
+    # The two max-rate workloads swap places every repeat: on this VM the
+    # second one measured slower (page-cache memory handed back to the
+    # host, among other things: benches/FINDINGS.md), and neither workload
+    # should always be the one that pays for it.
     if ((repeat % 2 == 1)); then max_rate="max-1k max-100b"; else max_rate="max-100b max-1k"; fi
     for workload in $max_rate catchup fixed-1k perf; do
         # Both brokers of a repeat at the same rate, from Kafka's max-1k

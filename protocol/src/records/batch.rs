@@ -8,7 +8,7 @@ use super::record::{Record, Records};
 use super::{HEADER_SIZE, LOG_OVERHEAD, MAGIC, RecordsError};
 
 /// Byte positions in the header (see the table in the module root).
-pub mod at {
+pub(crate) mod at {
     pub const BASE_OFFSET: usize = 0;
     pub const BATCH_LENGTH: usize = 8;
     pub const PARTITION_LEADER_EPOCH: usize = 12;

@@ -157,11 +157,11 @@ impl RecordBatchBuilder {
         value: Option<Bytes>,
         headers: Vec<Header>,
     ) -> Result<&mut Self, RecordsError> {
-        let value = value.as_deref().map(|v| [v]);
+        let value = value.as_deref();
         self.append_parts(
             timestamp,
             key.as_deref(),
-            value.as_ref().map(|v| &v[..]),
+            value.as_ref().map(std::slice::from_ref),
             &headers,
         )
     }

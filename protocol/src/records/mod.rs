@@ -76,7 +76,7 @@ pub mod compression;
 pub mod control;
 mod record;
 
-pub use batch::{BatchHeader, Batches, RecordBatch, RecordBatchMut, TimestampType, at, batches};
+pub use batch::{BatchHeader, Batches, RecordBatch, RecordBatchMut, TimestampType, batches};
 pub use builder::RecordBatchBuilder;
 pub use compression::Compression;
 pub use control::{ControlRecordKey, ControlRecordType, EndTransactionMarker};

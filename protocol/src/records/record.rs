@@ -292,11 +292,6 @@ fn put_var_bytes(out: &mut BytesMut, pieces: Option<&[&[u8]]>) {
     }
 }
 
-/// One piece, or none for null.
-fn whole(bytes: &Option<Bytes>) -> Option<[&[u8]; 1]> {
-    bytes.as_deref().map(|b| [b])
-}
-
 /// Bytes after the record's length field.
 fn body_len(record: &RecordParts<'_>) -> Result<usize, RecordsError> {
     let headers_count =
@@ -312,7 +307,10 @@ fn body_len(record: &RecordParts<'_>) -> Result<usize, RecordsError> {
         + varint_len(headers_count);
     for header in record.headers {
         len += var_bytes_len(Some(&[&header.key[..]]), "headerKey")?;
-        len += var_bytes_len(whole(&header.value).as_ref().map(|v| &v[..]), "headerValue")?;
+        len += var_bytes_len(
+            header.value.as_deref().as_ref().map(std::slice::from_ref),
+            "headerValue",
+        )?;
     }
     if i32::try_from(len).is_err() {
         return Err(RecordsError::TooLarge {
@@ -325,14 +323,14 @@ fn body_len(record: &RecordParts<'_>) -> Result<usize, RecordsError> {
 
 /// Appends one record, length-prefixed, to `out`.
 pub(crate) fn encode_record(out: &mut BytesMut, record: &Record) -> Result<(), RecordsError> {
-    let value = whole(&record.value);
+    let value = record.value.as_deref();
     encode_parts(
         out,
         &RecordParts {
             offset_delta: record.offset_delta,
             timestamp_delta: record.timestamp_delta,
             key: record.key.as_deref(),
-            value: value.as_ref().map(|v| &v[..]),
+            value: value.as_ref().map(std::slice::from_ref),
             headers: &record.headers,
         },
     )
@@ -356,7 +354,10 @@ pub(crate) fn encode_parts(
     put_varint(out, record.headers.len() as i32);
     for header in record.headers {
         put_var_bytes(out, Some(&[&header.key[..]]));
-        put_var_bytes(out, whole(&header.value).as_ref().map(|v| &v[..]));
+        put_var_bytes(
+            out,
+            header.value.as_deref().as_ref().map(std::slice::from_ref),
+        );
     }
     Ok(())
 }
