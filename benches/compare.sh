@@ -202,22 +202,62 @@ bench() {
     fi
 }
 
+# CPU seconds a process has used so far (user + system), from /proc.
+cpu_seconds() {
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat"
+}
+
+# Runs a Kafka tool's main class; its output goes to $log and the user +
+# system CPU seconds of the JVM to $log.cpu (bash's `time`, which counts
+# every process waited for below it).
+run_perf_tool() {
+    local log=$1
+    shift
+    local TIMEFORMAT='%U %S'
+    { time timeout 300 env KAFKA_HOME="$BENCH_DIR/kafka" "$KAFKA_SH" run-class "$@" >"$log" 2>&1; } \
+        2>"$log.time"
+    local status=$?
+    awk '{ printf "%.2f", $1 + $2 }' "$log.time" >"$log.cpu"
+    return $status
+}
+
+# A figure from Kafka's client metrics (--print-metrics), e.g.
+# producer-metrics request-latency-avg; "null" when absent or NaN.
+client_metric() {
+    local log=$1 group=$2 name=$3
+    grep "^$group:$name:" "$log" | head -n 1 | awk '$NF ~ /^[0-9.]+$/ { v = $NF } END { print (v == "" ? "null" : v) }'
+}
+
 # kafka-producer-perf-test: the steady-state line after --warmup-records.
 # "N steady state records sent, X records/sec (Y MB/sec), A ms avg latency,
 #  M ms max latency, P50 ms 50th, P95 ms 95th, P99 ms 99th, P999 ms 99.9th."
+# With the client's own request latency and records per request (its
+# metrics, averaged over the whole run, warm-up included), and both
+# processes' CPU: this Java client sends at most 5 requests at a time, so
+# its throughput is ~5 requests / request latency unless its own threads
+# are what is busy.
 producer_perf() {
     local broker=$1 repeat=$2 bootstrap=$3 records=$4
     local log="$LOGS/$broker-producer-perf-$repeat.log"
     log "$broker kafka-producer-perf-test, $records records (repeat $repeat)"
     "$BIN/strata-bench" --bootstrap "$bootstrap" --topic perf --partitions $PARTITIONS \
         --create-topic-only >/dev/null
-    if timeout 300 env KAFKA_HOME="$BENCH_DIR/kafka" "$KAFKA_SH" run-class \
-        org.apache.kafka.tools.ProducerPerformance --topic perf --num-records "$records" \
-        --warmup-records $((records / 4)) --record-size 1024 --throughput -1 \
-        --command-property "bootstrap.servers=$bootstrap" acks=all >"$log" 2>&1; then
+    local cpu0
+    cpu0=$(cpu_seconds "$BROKER_PID")
+    if run_perf_tool "$log" org.apache.kafka.tools.ProducerPerformance --topic perf \
+        --num-records "$records" --warmup-records $((records / 4)) --record-size 1024 \
+        --throughput -1 --command-property "bootstrap.servers=$bootstrap" acks=all \
+        --print-metrics; then
+        local broker_cpu client_cpu latency per_request
+        broker_cpu=$(awk -v a="$cpu0" -v b="$(cpu_seconds "$BROKER_PID")" 'BEGIN { printf "%.2f", b - a }')
+        client_cpu=$(cat "$log.cpu")
+        latency=$(client_metric "$log" producer-metrics request-latency-avg)
+        per_request=$(client_metric "$log" producer-metrics records-per-request-avg)
         grep 'steady state records sent' "$log" | tail -n 1 | sed 's/^/    /' >&2
+        echo "    request-latency-avg $latency ms, records-per-request-avg $per_request, broker CPU ${broker_cpu} s, client CPU ${client_cpu} s" >&2
         grep 'steady state records sent' "$log" | tail -n 1 | tr -d ',()' | awk \
-            -v b="$broker" -v r="$repeat" '{
+            -v b="$broker" -v r="$repeat" -v bc="$broker_cpu" -v cc="$client_cpu" \
+            -v lat="$latency" -v per="$per_request" '{
             for (i = 2; i <= NF; i++) {
                 if ($i == "records/sec") rate = $(i - 1)
                 if ($i == "MB/sec") mb = $(i - 1)
@@ -228,7 +268,9 @@ producer_perf() {
             }
             printf "{\"tool\":\"kafka-producer-perf-test\",\"tags\":{\"broker\":\"%s\",\"workload\":\"kafka-producer-perf-test\",\"repeat\":\"%s\"},", b, r
             printf "\"produced\":{\"messages\":%d,\"msg_per_s\":%s,\"mib_per_s\":%s},", $1, rate, mb
-            printf "\"ack_latency_ms\":{\"p50\":%s,\"p99\":%s,\"p999\":%s,\"max\":%s}}\n", p50, p99, p999, max
+            printf "\"ack_latency_ms\":{\"p50\":%s,\"p99\":%s,\"p999\":%s,\"max\":%s},", p50, p99, p999, max
+            printf "\"produce_request_latency_ms\":{\"mean\":%s},\"records_per_request\":%s,", lat, per
+            printf "\"broker\":{\"cpu_s\":%s},\"client\":{\"cpu_s\":%s}}\n", bc, cc
         }' >>"$RESULTS"
     else
         log "$broker kafka-producer-perf-test failed; see $log"
@@ -243,15 +285,20 @@ consumer_perf() {
     local broker=$1 repeat=$2 bootstrap=$3 records=$4
     local log="$LOGS/$broker-consumer-perf-$repeat.log"
     log "$broker kafka-consumer-perf-test, $records records (repeat $repeat)"
-    if timeout 300 env KAFKA_HOME="$BENCH_DIR/kafka" "$KAFKA_SH" run-class \
-        org.apache.kafka.tools.ConsumerPerformance --bootstrap-server "$bootstrap" --topic perf \
-        --group "perf-$broker-$repeat" --num-records "$records" --timeout 60000 >"$log" 2>&1; then
-        local line
+    local cpu0
+    cpu0=$(cpu_seconds "$BROKER_PID")
+    if run_perf_tool "$log" org.apache.kafka.tools.ConsumerPerformance \
+        --bootstrap-server "$bootstrap" --topic perf --group "perf-$broker-$repeat" \
+        --num-records "$records" --timeout 60000; then
+        local line broker_cpu client_cpu
+        broker_cpu=$(awk -v a="$cpu0" -v b="$(cpu_seconds "$BROKER_PID")" 'BEGIN { printf "%.2f", b - a }')
+        client_cpu=$(cat "$log.cpu")
         line=$(grep -A1 '^start.time' "$log" | tail -n 1)
-        echo "    $line" >&2
-        echo "$line" | awk -F', *' -v b="$broker" -v r="$repeat" 'NF >= 10 {
+        echo "    $line (broker CPU ${broker_cpu} s, client CPU ${client_cpu} s)" >&2
+        echo "$line" | awk -F', *' -v b="$broker" -v r="$repeat" -v bc="$broker_cpu" -v cc="$client_cpu" 'NF >= 10 {
             printf "{\"tool\":\"kafka-consumer-perf-test\",\"tags\":{\"broker\":\"%s\",\"workload\":\"kafka-consumer-perf-test\",\"repeat\":\"%s\"},", b, r
-            printf "\"consumed\":{\"messages\":%d,\"msg_per_s\":%s,\"mib_per_s\":%s}}\n", $5, $10, $9
+            printf "\"consumed\":{\"messages\":%d,\"msg_per_s\":%s,\"mib_per_s\":%s},", $5, $10, $9
+            printf "\"broker\":{\"cpu_s\":%s},\"client\":{\"cpu_s\":%s}}\n", bc, cc
         }' >>"$RESULTS"
     else
         log "$broker kafka-consumer-perf-test failed; see $log"

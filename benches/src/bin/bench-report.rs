@@ -43,7 +43,14 @@ const FIGURES: &[(&str, &str)] = &[
         "produce_request_latency_ms.p99",
         "produce request rtt p99 ms",
     ),
+    // Kafka's Java client's own figure (request-latency-avg), for its perf tool.
+    (
+        "produce_request_latency_ms.mean",
+        "produce request latency mean ms",
+    ),
+    ("records_per_request", "records per produce request"),
     ("broker.cpu_s", "broker CPU s"),
+    ("client.cpu_s", "client CPU s"),
     ("broker.peak_rss_mib", "broker peak RSS MiB"),
 ];
 
