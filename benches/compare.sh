@@ -15,6 +15,9 @@
 #                   one fill take minutes per broker and repeat)
 #   --perf-seconds S  how long Kafka's ProducerPerformance should run, at
 #                   Kafka's measured max rate (default 10, quick 4)
+#   --rereads N     catch-up topic reread from offset 0 this many times per
+#                   broker after both fills, alternating brokers (default 3,
+#                   quick 1; 0: none)
 #   --note TEXT     a line for the Notes section of BENCHMARKS.md
 #   --out FILE      where to write the report (default <repo>/BENCHMARKS.md)
 #   --no-build      use the release binaries already in target/release
@@ -33,6 +36,10 @@
 #      max-1k      1 KiB records, 6 partitions, acks=all, max rate
 #      max-100b    the same with 100-byte records (per-record overhead)
 #      catchup     fill --catchup-mib, then consume it from offset 0, timed
+#      catchup-reread  the same topic read again from offset 0, --rereads
+#                  times per broker, one broker then the other: one read per
+#                  broker swings 4x within minutes on this VM (slow reads
+#                  wait on the client socket's lock: benches/FINDINGS.md)
 #      fixed-1k    1 KiB records at half Kafka's max-1k rate (latency)
 #      kafka-producer-perf-test, kafka-consumer-perf-test (Kafka's own
 #                  ProducerPerformance and ConsumerPerformance, 1 KiB records)
@@ -74,6 +81,7 @@ DURATION=
 WARMUP=
 CATCHUP_MIB=
 PERF_SECONDS=
+REREADS=
 BUILD=1
 OUT=$REPO/BENCHMARKS.md
 NOTES=()
@@ -85,6 +93,7 @@ while [[ $# -gt 0 ]]; do
         --warmup) WARMUP=$2; shift ;;
         --catchup-mib) CATCHUP_MIB=$2; shift ;;
         --perf-seconds) PERF_SECONDS=$2; shift ;;
+        --rereads) REREADS=$2; shift ;;
         --note) NOTES+=("$2"); shift ;;
         --out) OUT=$2; shift ;;
         --no-build) BUILD=0 ;;
@@ -94,9 +103,9 @@ while [[ $# -gt 0 ]]; do
     shift
 done
 if [[ $QUICK == 1 ]]; then
-    : "${REPEATS:=1}" "${DURATION:=5}" "${WARMUP:=2}" "${CATCHUP_MIB:=64}" "${PERF_SECONDS:=4}"
+    : "${REPEATS:=1}" "${DURATION:=5}" "${WARMUP:=2}" "${CATCHUP_MIB:=64}" "${PERF_SECONDS:=4}" "${REREADS:=1}"
 else
-    : "${REPEATS:=3}" "${DURATION:=15}" "${WARMUP:=5}" "${CATCHUP_MIB:=256}" "${PERF_SECONDS:=10}"
+    : "${REPEATS:=3}" "${DURATION:=15}" "${WARMUP:=5}" "${CATCHUP_MIB:=256}" "${PERF_SECONDS:=10}" "${REREADS:=3}"
 fi
 
 BENCH_DIR=${BENCH_DIR:-$REPO/target/bench-compare}
@@ -343,6 +352,10 @@ turn() {
         catchup)
             bench "$broker" catchup "$repeat" "$bootstrap" --topic catchup --message-size 1024 \
                 --messages $((CATCHUP_MIB * 1024)) --consume-from-start --catchup-timeout 300 ;;
+        catchup-reread)
+            bench "$broker" catchup-reread "$repeat" "$bootstrap" --topic catchup --message-size 1024 \
+                --producers 0 --messages $((CATCHUP_MIB * 1024)) --consume-from-start \
+                --catchup-timeout 300 ;;
         fixed-1k)
             bench "$broker" fixed-1k "$repeat" "$bootstrap" --topic fixed-1k --message-size 1024 \
                 --duration "$DURATION" --rate "$RATE" ;;
@@ -420,10 +433,19 @@ for repeat in $(seq 1 "$REPEATS"); do
     # host, among other things: benches/FINDINGS.md), and neither workload
     # should always be the one that pays for it.
     if ((repeat % 2 == 1)); then max_rate="max-1k max-100b"; else max_rate="max-100b max-1k"; fi
-    for workload in $max_rate catchup fixed-1k perf; do
+    for workload in $max_rate catchup catchup-reread fixed-1k perf; do
         # Both brokers of a repeat at the same rate, from Kafka's max-1k
         # runs so far (this repeat's included).
         if [[ $workload == fixed-1k ]]; then set_rates; fi
+        if [[ $workload == catchup-reread ]]; then
+            # Each pair of rereads is a pair of its own (repeat 2.1, 2.2, ...).
+            for read in $(seq 1 "$REREADS"); do
+                for broker in $order; do
+                    turn "$broker" "$repeat.$read" "$workload"
+                done
+            done
+            continue
+        fi
         for broker in $order; do
             turn "$broker" "$repeat" "$workload"
         done
@@ -486,6 +508,7 @@ not_code=()
     echo "- max-1k: 1 KiB records at max rate; e2e latency is send to consume"
     echo "- max-100b: 100-byte records at max rate (per-record overhead)"
     echo "- catchup: ${CATCHUP_MIB} MiB written first, then read from offset 0; consume MiB/s is that read"
+    echo "- catchup-reread: the same ${CATCHUP_MIB} MiB read again from offset 0, ${REREADS} time(s) per broker and repeat, one broker then the other (each pair a pair of its own)"
     echo "- fixed-1k: 1 KiB records at half Kafka's median max-1k msg/s (the latency target); last rate: $rate_note"
     echo "- kafka-producer-perf-test / kafka-consumer-perf-test: Kafka's own tools (Java client), 1 KiB records, acks=all, against both"
     echo

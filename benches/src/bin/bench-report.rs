@@ -202,6 +202,10 @@ fn read(path: &str) -> anyhow::Result<(Vec<Run>, Limits, Vec<String>)> {
         };
         let mut figures = BTreeMap::new();
         flatten("", &value, &mut figures);
+        // A run that only read (no producers) has no produce figures.
+        if figures.get("config.producers") == Some(&0.0) {
+            figures.retain(|k, _| !k.starts_with("produced."));
+        }
         // Below 1, the broker could not take the rate and its latency is
         // that of a queue growing for the whole run.
         if let (Some(&rate), Some(&achieved)) = (
