@@ -216,17 +216,21 @@ cpu_seconds() {
     awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat"
 }
 
-# Runs a Kafka tool's main class; its output goes to $log and the user +
+# Runs a Kafka tool's main class; its output goes to $log, the user +
 # system CPU seconds of the JVM to $log.cpu (bash's `time`, which counts
-# every process waited for below it).
+# every process waited for below it) and the broker's over the same time
+# to $log.broker-cpu.
 run_perf_tool() {
     local log=$1
     shift
-    local TIMEFORMAT='%U %S'
+    local TIMEFORMAT='%U %S' cpu0 status
+    cpu0=$(cpu_seconds "$BROKER_PID")
     { time timeout 300 env KAFKA_HOME="$BENCH_DIR/kafka" "$KAFKA_SH" run-class "$@" >"$log" 2>&1; } \
         2>"$log.time"
-    local status=$?
+    status=$?
     awk '{ printf "%.2f", $1 + $2 }' "$log.time" >"$log.cpu"
+    awk -v a="$cpu0" -v b="$(cpu_seconds "$BROKER_PID")" 'BEGIN { printf "%.2f", b - a }' \
+        >"$log.broker-cpu"
     return $status
 }
 
@@ -251,14 +255,12 @@ producer_perf() {
     log "$broker kafka-producer-perf-test, $records records (repeat $repeat)"
     "$BIN/strata-bench" --bootstrap "$bootstrap" --topic perf --partitions $PARTITIONS \
         --create-topic-only >/dev/null
-    local cpu0
-    cpu0=$(cpu_seconds "$BROKER_PID")
     if run_perf_tool "$log" org.apache.kafka.tools.ProducerPerformance --topic perf \
         --num-records "$records" --warmup-records $((records / 4)) --record-size 1024 \
         --throughput -1 --command-property "bootstrap.servers=$bootstrap" acks=all \
         --print-metrics; then
         local broker_cpu client_cpu latency per_request
-        broker_cpu=$(awk -v a="$cpu0" -v b="$(cpu_seconds "$BROKER_PID")" 'BEGIN { printf "%.2f", b - a }')
+        broker_cpu=$(cat "$log.broker-cpu")
         client_cpu=$(cat "$log.cpu")
         latency=$(client_metric "$log" producer-metrics request-latency-avg)
         per_request=$(client_metric "$log" producer-metrics records-per-request-avg)
@@ -294,13 +296,11 @@ consumer_perf() {
     local broker=$1 repeat=$2 bootstrap=$3 records=$4
     local log="$LOGS/$broker-consumer-perf-$repeat.log"
     log "$broker kafka-consumer-perf-test, $records records (repeat $repeat)"
-    local cpu0
-    cpu0=$(cpu_seconds "$BROKER_PID")
     if run_perf_tool "$log" org.apache.kafka.tools.ConsumerPerformance \
         --bootstrap-server "$bootstrap" --topic perf --group "perf-$broker-$repeat" \
         --num-records "$records" --timeout 60000; then
         local line broker_cpu client_cpu
-        broker_cpu=$(awk -v a="$cpu0" -v b="$(cpu_seconds "$BROKER_PID")" 'BEGIN { printf "%.2f", b - a }')
+        broker_cpu=$(cat "$log.broker-cpu")
         client_cpu=$(cat "$log.cpu")
         line=$(grep -A1 '^start.time' "$log" | tail -n 1)
         echo "    $line (broker CPU ${broker_cpu} s, client CPU ${client_cpu} s)" >&2
