@@ -18,6 +18,7 @@
 #   --rereads N     catch-up topic reread from offset 0 this many times per
 #                   broker after both fills, alternating brokers (default 3,
 #                   quick 1; 0: none)
+#   --no-controls   leave out the control broker (below)
 #   --note TEXT     a line for the Notes section of BENCHMARKS.md
 #   --out FILE      where to write the report (default <repo>/BENCHMARKS.md)
 #   --no-build      use the release binaries already in target/release
@@ -43,6 +44,10 @@
 #      fixed-1k    1 KiB records at half Kafka's max-1k rate (latency)
 #      kafka-producer-perf-test, kafka-consumer-perf-test (Kafka's own
 #                  ProducerPerformance and ConsumerPerformance, 1 KiB records)
+#    and, unless --no-controls, a third broker, strata-nosync (Strata that
+#    never calls fdatasync), runs max-1k, max-100b, fixed-1k and
+#    ProducerPerformance right beside durable Strata: where the two make the
+#    same figure, the disk path is not what bounds it;
 #    Kafka's max rate is the median of its max-1k runs so far, so both
 #    brokers of a repeat run fixed-1k at the same rate. Every run ends
 #    with the page cache synced, so no run pays for the writes of the one
@@ -82,6 +87,7 @@ WARMUP=
 CATCHUP_MIB=
 PERF_SECONDS=
 REREADS=
+CONTROLS=1
 BUILD=1
 OUT=$REPO/BENCHMARKS.md
 NOTES=()
@@ -97,6 +103,7 @@ while [[ $# -gt 0 ]]; do
         --note) NOTES+=("$2"); shift ;;
         --out) OUT=$2; shift ;;
         --no-build) BUILD=0 ;;
+        --no-controls) CONTROLS=0 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -144,34 +151,52 @@ kafka_env() {
         KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT KAFKA_HEAP_OPTS="$KAFKA_JVM_OPTS" "$@"
 }
 
-STRATA_PID=
+# Strata brokers by name: "strata" runs with its defaults; "strata-nosync"
+# (--controls) never calls fdatasync (flush.messages at its maximum, as a
+# topic that opts out of durable acks), the control that shows how much of a
+# figure the disk path is: where it makes what durable Strata makes, no
+# faster disk path would move that figure.
+declare -A STRATA_PIDS=() STRATA_PORTS=([strata]=$STRATA_PORT)
+declare -A STRATA_ARGS=([strata]="" [strata-nosync]="--set log.flush.interval.messages=9223372036854775807")
+if [[ $CONTROLS == 1 ]]; then
+    STRATA_PORTS[strata-nosync]=${STRATA_NOSYNC_PORT:-$(free_port $((STRATA_PORT + 1)))}
+fi
+# The workloads the control broker runs.
+CONTROL_WORKLOADS=" max-1k max-100b fixed-1k perf "
 BROKER_PID=
+# start_strata NAME REPEAT
 start_strata() {
-    port_open $STRATA_PORT && die "127.0.0.1:$STRATA_PORT is taken by another process"
-    rm -rf "$BENCH_DIR/strata-data"
-    mkdir -p "$BENCH_DIR/strata-data"
-    "$BIN/strata" serve --data-dir "$BENCH_DIR/strata-data" \
-        --set "listeners=PLAINTEXT://127.0.0.1:$STRATA_PORT" >"$LOGS/strata-$1.log" 2>&1 &
-    STRATA_PID=$!
+    local name=$1 port=${STRATA_PORTS[$1]} pid
+    port_open "$port" && die "127.0.0.1:$port is taken by another process"
+    rm -rf "$BENCH_DIR/$name-data"
+    mkdir -p "$BENCH_DIR/$name-data"
+    # shellcheck disable=SC2086 # the extra arguments are words
+    "$BIN/strata" serve --data-dir "$BENCH_DIR/$name-data" \
+        --set "listeners=PLAINTEXT://127.0.0.1:$port" ${STRATA_ARGS[$name]} \
+        >"$LOGS/$name-$2.log" 2>&1 &
+    pid=$!
+    STRATA_PIDS[$name]=$pid
     for _ in $(seq 1 100); do
-        port_open $STRATA_PORT && { BROKER_PID=$STRATA_PID; return 0; }
-        [[ -d /proc/$STRATA_PID ]] || break
+        port_open "$port" && return 0
+        [[ -d /proc/$pid ]] || break
         sleep 0.1
     done
-    tail -n 20 "$LOGS/strata-$1.log" >&2
-    die "strata did not start"
+    tail -n 20 "$LOGS/$name-$2.log" >&2
+    die "$name did not start"
 }
 
+# stop_strata NAME
 stop_strata() {
-    [[ -n $STRATA_PID ]] || return 0
-    kill -TERM "$STRATA_PID" 2>/dev/null || true
+    local pid=${STRATA_PIDS[$1]:-}
+    [[ -n $pid ]] || return 0
+    kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do
-        [[ -d /proc/$STRATA_PID ]] || break
+        [[ -d /proc/$pid ]] || break
         sleep 0.1
     done
-    kill -KILL "$STRATA_PID" 2>/dev/null || true
-    wait "$STRATA_PID" 2>/dev/null || true
-    STRATA_PID=
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    STRATA_PIDS[$1]=
 }
 
 start_kafka() {
@@ -185,9 +210,12 @@ stop_kafka() { kafka_env "$KAFKA_SH" stop >/dev/null 2>&1 || true; }
 
 # Results and logs stay; the brokers' data (gigabytes) goes.
 cleanup() {
-    stop_strata
+    for name in "${!STRATA_PORTS[@]}"; do
+        stop_strata "$name"
+        rm -rf "${BENCH_DIR:?}/$name-data"
+    done
     stop_kafka
-    rm -rf "$BENCH_DIR/strata-data" "$BENCH_DIR/kafka/data"
+    rm -rf "$BENCH_DIR/kafka/data"
 }
 trap cleanup EXIT
 
@@ -339,7 +367,8 @@ set_rates() {
 turn() {
     local broker=$1 repeat=$2 workload=$3 bootstrap
     case "$broker" in
-        strata) BROKER_PID=$STRATA_PID; bootstrap=127.0.0.1:$STRATA_PORT ;;
+        strata | strata-nosync)
+            BROKER_PID=${STRATA_PIDS[$broker]}; bootstrap=127.0.0.1:${STRATA_PORTS[$broker]} ;;
         kafka) BROKER_PID=$KAFKA_PID; bootstrap=127.0.0.1:$KAFKA_PORT ;;
     esac
     case "$workload" in
@@ -361,7 +390,9 @@ turn() {
                 --duration "$DURATION" --rate "$RATE" ;;
         perf)
             producer_perf "$broker" "$repeat" "$bootstrap" "$PERF_RECORDS"
-            consumer_perf "$broker" "$repeat" "$bootstrap" "$PERF_RECORDS" ;;
+            # The control only writes: reads do not fdatasync.
+            [[ $broker == strata-nosync ]] \
+                || consumer_perf "$broker" "$repeat" "$bootstrap" "$PERF_RECORDS" ;;
     esac
     # Kafka leaves gigabytes in the page cache unwritten (it does not
     # fsync); left there, the kernel writes them back during the other
@@ -424,10 +455,16 @@ fsync_latency start
 # 3. The workloads, each run by both brokers in turn.
 for repeat in $(seq 1 "$REPEATS"); do
     if ((repeat % 2 == 1)); then order="kafka strata"; else order="strata kafka"; fi
+    # The control runs right beside durable Strata in either order.
+    with_control=$order
+    if [[ $CONTROLS == 1 ]]; then
+        if ((repeat % 2 == 1)); then with_control="$order strata-nosync"; else with_control="strata-nosync $order"; fi
+    fi
     start_kafka "$repeat"
     KAFKA_PID=$BROKER_PID
-    start_strata "$repeat"
-    log "kafka (pid $KAFKA_PID) and strata (pid $STRATA_PID) up, fresh data dirs"
+    for name in "${!STRATA_PORTS[@]}"; do start_strata "$name" "$repeat"; done
+    log "kafka (pid $KAFKA_PID) and strata (pid ${STRATA_PIDS[strata]}) up, fresh data dirs"
+    [[ $CONTROLS == 1 ]] && log "control strata-nosync (pid ${STRATA_PIDS[strata-nosync]}) up"
     # The two max-rate workloads swap places every repeat: on this VM the
     # second one measured slower (page-cache memory handed back to the
     # host, among other things: benches/FINDINGS.md), and neither workload
@@ -446,13 +483,18 @@ for repeat in $(seq 1 "$REPEATS"); do
             done
             continue
         fi
-        for broker in $order; do
+        brokers=$order
+        [[ $CONTROL_WORKLOADS == *" $workload "* ]] && brokers=$with_control
+        for broker in $brokers; do
             turn "$broker" "$repeat" "$workload"
         done
     done
-    stop_strata
+    for name in "${!STRATA_PORTS[@]}"; do
+        stop_strata "$name"
+        rm -rf "${BENCH_DIR:?}/$name-data"
+    done
     stop_kafka
-    rm -rf "$BENCH_DIR/strata-data" "$BENCH_DIR/kafka/data"
+    rm -rf "$BENCH_DIR/kafka/data"
     sync
 done
 
@@ -511,6 +553,9 @@ not_code=()
     echo "- catchup-reread: the same ${CATCHUP_MIB} MiB read again from offset 0, ${REREADS} time(s) per broker and repeat, one broker then the other (each pair a pair of its own)"
     echo "- fixed-1k: 1 KiB records at half Kafka's median max-1k msg/s (the latency target); last rate: $rate_note"
     echo "- kafka-producer-perf-test / kafka-consumer-perf-test: Kafka's own tools (Java client), 1 KiB records, acks=all, against both"
+    if [[ $CONTROLS == 1 ]]; then
+        echo "- control: strata-nosync, Strata with \`log.flush.interval.messages=9223372036854775807\` (it never calls fdatasync), runs max-1k, max-100b, fixed-1k and kafka-producer-perf-test right beside durable Strata (Controls, below)"
+    fi
     echo
     echo "Ratios are Strata/Kafka: the median of per-repeat ratios (in each repeat both brokers run each workload, one right after the other),"
     echo "with the smallest and largest as the spread. Throughput in MiB/s of record values."

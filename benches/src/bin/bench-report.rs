@@ -300,6 +300,85 @@ fn sync_latency(path: &str, runs: &[Run]) -> anyhow::Result<String> {
     Ok(out)
 }
 
+/// The figures a control's table shows (of [`FIGURES`]): what the disk path
+/// could move.
+const CONTROL_FIGURES: &[&str] = &[
+    "produced.mib_per_s",
+    "e2e_latency_ms.p50",
+    "e2e_latency_ms.p99",
+    "produce_request_latency_ms.p50",
+    "produce_request_latency_ms.p99",
+    "produce_request_latency_ms.mean",
+    "broker.cpu_s",
+    "client.cpu_s",
+];
+
+/// One row per figure both brokers (or either) have for `workload`: each
+/// broker's median, the median of the per-repeat ratios `a`/`b` and their
+/// spread, and the issue's target where `targets` (the Strata/Kafka table;
+/// otherwise only [`CONTROL_FIGURES`]).
+fn rows(runs: &[Run], workload: &str, a: &str, b: &str, targets: bool) -> String {
+    let mut out = String::new();
+    let of = |broker: &str| -> Vec<&Run> {
+        runs.iter()
+            .filter(|r| r.workload == workload && r.broker == broker)
+            .collect()
+    };
+    let (first, second) = (of(a), of(b));
+    for &(path, label) in FIGURES {
+        if !targets && !CONTROL_FIGURES.contains(&path) {
+            continue;
+        }
+        let values = |rs: &[&Run]| -> Vec<f64> {
+            rs.iter()
+                .filter_map(|r| r.figures.get(path).copied())
+                .collect()
+        };
+        let (mut x, mut y) = (values(&first), values(&second));
+        if x.is_empty() && y.is_empty() {
+            continue;
+        }
+        // Pair the repeats: each ratio compares runs made back to back.
+        let mut ratios: Vec<f64> = first
+            .iter()
+            .filter_map(|fr| {
+                let sr = second.iter().find(|sr| sr.repeat == fr.repeat)?;
+                let (p, q) = (fr.figures.get(path)?, sr.figures.get(path)?);
+                (*q != 0.0).then(|| p / q)
+            })
+            .collect();
+        let n = ratios.len();
+        let ratio = median(&mut ratios);
+        let spread = match (ratios.first(), ratios.last()) {
+            (Some(lo), Some(hi)) if n > 1 => format!("{:.2}-{:.2} (n={n})", lo, hi),
+            _ => format!("n={n}"),
+        };
+        let target_text = if targets {
+            let figures_of = first.first().or(second.first()).map(|r| &r.figures);
+            match (figures_of.and_then(|f| target(path, f)), ratio) {
+                (Some((text, ok)), Some(r)) => {
+                    format!(" {text} {} |", if ok(r) { "met" } else { "**not met**" })
+                }
+                (Some((text, _)), None) => format!(" {text} |"),
+                _ => "  |".to_owned(),
+            }
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "| {workload} | {label} | {} | {} | {} | {spread} |{target_text}",
+            median(&mut x).map_or("-".into(), fmt_num),
+            median(&mut y).map_or("-".into(), fmt_num),
+            ratio.map_or("-".into(), |r| format!("{r:.2}")),
+        );
+    }
+    out
+}
+
+/// The broker every control is set beside.
+const CONTROLLED: &str = "strata";
+
 fn table(runs: &[Run], limits: &[(String, f64)], workloads: &[String]) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -308,52 +387,36 @@ fn table(runs: &[Run], limits: &[(String, f64)], workloads: &[String]) -> String
     );
     let _ = writeln!(out, "| --- | --- | ---: | ---: | ---: | --- | --- |");
     for workload in workloads {
-        let of = |broker: &str| -> Vec<&Run> {
-            runs.iter()
-                .filter(|r| &r.workload == workload && r.broker == broker)
-                .collect()
-        };
-        let (strata, kafka) = (of("strata"), of("kafka"));
-        for &(path, label) in FIGURES {
-            let values = |rs: &[&Run]| -> Vec<f64> {
-                rs.iter()
-                    .filter_map(|r| r.figures.get(path).copied())
-                    .collect()
-            };
-            let (mut s, mut k) = (values(&strata), values(&kafka));
-            if s.is_empty() && k.is_empty() {
-                continue;
-            }
-            // Pair the repeats: each ratio compares runs made back to back.
-            let mut ratios: Vec<f64> = strata
+        out.push_str(&rows(runs, workload, "strata", "kafka", true));
+    }
+
+    // Controls: brokers other than the two compared, each beside Strata.
+    let mut controls: Vec<&str> = Vec::new();
+    for r in runs {
+        if r.broker != "strata" && r.broker != "kafka" && !controls.contains(&r.broker.as_str()) {
+            controls.push(&r.broker);
+        }
+    }
+    for control in controls {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "Control `{control}` beside durable Strata ({control}/Strata: the median of per-repeat \
+             ratios, runs back to back):"
+        );
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "| workload | figure | {control} | Strata | {control}/Strata | spread |"
+        );
+        let _ = writeln!(out, "| --- | --- | ---: | ---: | ---: | --- |");
+        for workload in workloads {
+            if runs
                 .iter()
-                .filter_map(|sr| {
-                    let kr = kafka.iter().find(|kr| kr.repeat == sr.repeat)?;
-                    let (a, b) = (sr.figures.get(path)?, kr.figures.get(path)?);
-                    (*b != 0.0).then(|| a / b)
-                })
-                .collect();
-            let n = ratios.len();
-            let ratio = median(&mut ratios);
-            let spread = match (ratios.first(), ratios.last()) {
-                (Some(lo), Some(hi)) if n > 1 => format!("{:.2}-{:.2} (n={n})", lo, hi),
-                _ => format!("n={n}"),
-            };
-            let figures_of = strata.first().or(kafka.first()).map(|r| &r.figures);
-            let target_text = match (figures_of.and_then(|f| target(path, f)), ratio) {
-                (Some((text, ok)), Some(r)) => {
-                    format!("{text} {}", if ok(r) { "met" } else { "**not met**" })
-                }
-                (Some((text, _)), None) => text.to_owned(),
-                _ => String::new(),
-            };
-            let _ = writeln!(
-                out,
-                "| {workload} | {label} | {} | {} | {} | {spread} | {target_text} |",
-                median(&mut s).map_or("-".into(), fmt_num),
-                median(&mut k).map_or("-".into(), fmt_num),
-                ratio.map_or("-".into(), |r| format!("{r:.2}")),
-            );
+                .any(|r| &r.workload == workload && r.broker == control)
+            {
+                out.push_str(&rows(runs, workload, control, CONTROLLED, false));
+            }
         }
     }
 
@@ -405,5 +468,182 @@ fn table(runs: &[Run], limits: &[(String, f64)], workloads: &[String]) -> String
             }
         }
     }
+    if let Some(&(_, loopback)) = limits.iter().find(|(name, _)| name == "loopback TCP") {
+        out.push_str(&consume_ceiling(runs, workloads, loopback));
+    }
     out
+}
+
+/// `strata-bench`'s reads from the start against loopback TCP, which every
+/// fetch response crosses: loopback / Kafka's median is the largest
+/// Strata/Kafka ratio the machine leaves room for, were Strata to read at
+/// the loopback's speed. (Kafka's ConsumerPerformance is left out: the Java
+/// consumer, not the loopback, bounds it; its CPU is in the main table.)
+fn consume_ceiling(runs: &[Run], workloads: &[String], loopback: f64) -> String {
+    let mut out = String::new();
+    let reads = |workload: &str, broker: &str| -> Vec<f64> {
+        runs.iter()
+            .filter(|r| r.workload == workload && r.broker == broker)
+            .filter(|r| r.figures.get("config.consume_from_start") == Some(&1.0))
+            .filter_map(|r| r.figures.get("consumed.mib_per_s").copied())
+            .collect()
+    };
+    let mut lines = Vec::new();
+    for workload in workloads {
+        let (Some(s), Some(k)) = (
+            median(&mut reads(workload, "strata")),
+            median(&mut reads(workload, "kafka")),
+        ) else {
+            continue;
+        };
+        lines.push(format!(
+            "| {workload} | {} | {} | {:.0}% | {:.0}% | {:.2} |",
+            fmt_num(s),
+            fmt_num(k),
+            100.0 * s / loopback,
+            100.0 * k / loopback,
+            loopback / k,
+        ));
+    }
+    if lines.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Reads from the start against loopback TCP ({} MiB/s), which every fetch response crosses; \
+         loopback/Kafka is the largest consume ratio this machine leaves room for:",
+        fmt_num(loopback)
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "| workload | Strata MiB/s | Kafka MiB/s | Strata, of loopback | Kafka, of loopback | loopback/Kafka |"
+    );
+    let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: |");
+    for line in lines {
+        let _ = writeln!(out, "{line}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(broker: &str, workload: &str, repeat: &str, figures: &[(&str, f64)]) -> Run {
+        Run {
+            broker: broker.to_owned(),
+            workload: workload.to_owned(),
+            repeat: repeat.to_owned(),
+            figures: figures.iter().map(|&(k, v)| (k.to_owned(), v)).collect(),
+        }
+    }
+
+    /// The table row of `workload` and `label` in `text` (first match after
+    /// `after`), split into cells.
+    fn row<'a>(text: &'a str, after: &str, workload: &str, label: &str) -> Vec<&'a str> {
+        let start = text.find(after).expect("section present");
+        text[start..]
+            .lines()
+            .find(|l| l.starts_with(&format!("| {workload} | {label} |")))
+            .expect("row present")
+            .split('|')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn a_control_is_set_beside_strata_repeat_by_repeat() {
+        let runs = vec![
+            run(
+                "strata",
+                "max-100b",
+                "1",
+                &[("produced.mib_per_s", 80.0), ("produced.msg_per_s", 0.8e6)],
+            ),
+            run("kafka", "max-100b", "1", &[("produced.mib_per_s", 40.0)]),
+            run(
+                "strata-nosync",
+                "max-100b",
+                "1",
+                &[("produced.mib_per_s", 120.0), ("produced.msg_per_s", 1.2e6)],
+            ),
+            run("strata", "max-100b", "2", &[("produced.mib_per_s", 100.0)]),
+            run("kafka", "max-100b", "2", &[("produced.mib_per_s", 50.0)]),
+            run(
+                "strata-nosync",
+                "max-100b",
+                "2",
+                &[("produced.mib_per_s", 110.0)],
+            ),
+        ];
+        let text = table(&runs, &[], &["max-100b".to_owned()]);
+        // The main table is Strata against Kafka only.
+        let main = row(&text, "| workload", "max-100b", "produce MiB/s");
+        assert_eq!(main[2..5], ["90.0", "45.0", "2.00"]);
+        // The control: 120/80 and 110/100, median 1.30.
+        let control = row(
+            &text,
+            "Control `strata-nosync`",
+            "max-100b",
+            "produce MiB/s",
+        );
+        assert_eq!(control[2..6], ["115", "90.0", "1.30", "1.10-1.50 (n=2)"]);
+        // Figures a control does not speak to are left out of its table.
+        let (main_table, controls) = text.split_at(text.find("Control").unwrap());
+        assert!(main_table.contains("| max-100b | produce msg/s |"));
+        assert!(!controls.contains("| max-100b | produce msg/s |"));
+    }
+
+    #[test]
+    fn no_control_table_without_a_control() {
+        let runs = vec![
+            run("strata", "max-1k", "1", &[("produced.mib_per_s", 80.0)]),
+            run("kafka", "max-1k", "1", &[("produced.mib_per_s", 40.0)]),
+        ];
+        let text = table(&runs, &[], &["max-1k".to_owned()]);
+        assert!(!text.contains("Control"));
+    }
+
+    #[test]
+    fn the_consume_ceiling_is_loopback_over_kafkas_read() {
+        let from_start = ("config.consume_from_start", 1.0);
+        let runs = vec![
+            run(
+                "strata",
+                "catchup",
+                "1",
+                &[from_start, ("consumed.mib_per_s", 900.0)],
+            ),
+            run(
+                "kafka",
+                "catchup",
+                "1",
+                &[from_start, ("consumed.mib_per_s", 1000.0)],
+            ),
+            run(
+                "strata",
+                "catchup",
+                "2",
+                &[from_start, ("consumed.mib_per_s", 1100.0)],
+            ),
+            run(
+                "kafka",
+                "catchup",
+                "2",
+                &[from_start, ("consumed.mib_per_s", 1200.0)],
+            ),
+            // Not a read from the start: no row.
+            run("strata", "max-1k", "1", &[("consumed.mib_per_s", 90.0)]),
+            run("kafka", "max-1k", "1", &[("consumed.mib_per_s", 60.0)]),
+        ];
+        let limits = vec![("loopback TCP".to_owned(), 1650.0)];
+        let text = table(&runs, &limits, &["catchup".to_owned(), "max-1k".to_owned()]);
+        let ceiling = row(&text, "Reads from the start", "catchup", "1000");
+        assert_eq!(ceiling, ["catchup", "1000", "1100", "61%", "67%", "1.50"]);
+        let section = &text[text.find("Reads from the start").unwrap()..];
+        assert!(!section.contains("| max-1k |"));
+    }
 }
