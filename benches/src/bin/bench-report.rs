@@ -376,6 +376,12 @@ fn rows(runs: &[Run], workload: &str, a: &str, b: &str, targets: bool) -> String
     out
 }
 
+/// A table's opening: a blank line, the sentence that says what it shows,
+/// a blank line, its header row and its alignment row.
+fn table_head(out: &mut String, intro: &str, header: &str, align: &str) {
+    let _ = writeln!(out, "\n{intro}\n\n{header}\n{align}");
+}
+
 /// The broker every control is set beside.
 const CONTROLLED: &str = "strata";
 
@@ -398,18 +404,15 @@ fn table(runs: &[Run], limits: &[(String, f64)], workloads: &[String]) -> String
         }
     }
     for control in controls {
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "Control `{control}` beside durable Strata ({control}/Strata: the median of per-repeat \
-             ratios, runs back to back):"
+        table_head(
+            &mut out,
+            &format!(
+                "Control `{control}` beside durable Strata ({control}/Strata: the median of \
+                 per-repeat ratios, runs back to back):"
+            ),
+            &format!("| workload | figure | {control} | Strata | {control}/Strata | spread |"),
+            "| --- | --- | ---: | ---: | ---: | --- |",
         );
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "| workload | figure | {control} | Strata | {control}/Strata | spread |"
-        );
-        let _ = writeln!(out, "| --- | --- | ---: | ---: | ---: | --- |");
         for workload in workloads {
             if runs
                 .iter()
@@ -508,19 +511,16 @@ fn consume_ceiling(runs: &[Run], workloads: &[String], loopback: f64) -> String 
     if lines.is_empty() {
         return out;
     }
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "Reads from the start against loopback TCP ({} MiB/s), which every fetch response crosses; \
-         loopback/Kafka is the largest consume ratio this machine leaves room for:",
-        fmt_num(loopback)
+    table_head(
+        &mut out,
+        &format!(
+            "Reads from the start against loopback TCP ({} MiB/s), which every fetch response \
+             crosses; loopback/Kafka is the largest consume ratio this machine leaves room for:",
+            fmt_num(loopback)
+        ),
+        "| workload | Strata MiB/s | Kafka MiB/s | Strata, of loopback | Kafka, of loopback | loopback/Kafka |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     );
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "| workload | Strata MiB/s | Kafka MiB/s | Strata, of loopback | Kafka, of loopback | loopback/Kafka |"
-    );
-    let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: |");
     for line in lines {
         let _ = writeln!(out, "{line}");
     }
