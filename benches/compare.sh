@@ -152,7 +152,7 @@ kafka_env() {
 }
 
 # Strata brokers by name: "strata" runs with its defaults; "strata-nosync"
-# (--controls) never calls fdatasync (flush.messages at its maximum, as a
+# (unless --no-controls) never calls fdatasync (flush.messages at its maximum, as a
 # topic that opts out of durable acks), the control that shows how much of a
 # figure the disk path is: where it makes what durable Strata makes, no
 # faster disk path would move that figure.
