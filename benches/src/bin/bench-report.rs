@@ -243,19 +243,11 @@ fn sync_latency(path: &str, runs: &[Run]) -> anyhow::Result<String> {
     if lines.is_empty() {
         return Ok(out);
     }
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "One write + fdatasync on the brokers' disk (`fsync-latency`), the floor under a durable ack:"
-    );
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "| when | file | write bytes | syncs | p50 ms | p99 ms | p99.9 ms | max ms |"
-    );
-    let _ = writeln!(
-        out,
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    table_head(
+        &mut out,
+        "One write + fdatasync on the brokers' disk (`fsync-latency`), the floor under a durable ack:",
+        "| when | file | write bytes | syncs | p50 ms | p99 ms | p99.9 ms | max ms |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     );
     let num = |v: &Value, k: &str| v[k].as_f64().map_or("-".into(), |x| format!("{x:.2}"));
     for v in &lines {
@@ -399,7 +391,7 @@ fn table(runs: &[Run], limits: &[(String, f64)], workloads: &[String]) -> String
     // Controls: brokers other than the two compared, each beside Strata.
     let mut controls: Vec<&str> = Vec::new();
     for r in runs {
-        if r.broker != "strata" && r.broker != "kafka" && !controls.contains(&r.broker.as_str()) {
+        if r.broker != CONTROLLED && r.broker != "kafka" && !controls.contains(&r.broker.as_str()) {
             controls.push(&r.broker);
         }
     }
@@ -424,30 +416,24 @@ fn table(runs: &[Run], limits: &[(String, f64)], workloads: &[String]) -> String
     }
 
     if !limits.is_empty() {
-        let _ = writeln!(out);
-        let _ = writeln!(out, "Machine limits, measured in the same run:");
-        let _ = writeln!(out);
-        let _ = writeln!(out, "| limit | MiB/s |");
-        let _ = writeln!(out, "| --- | ---: |");
+        table_head(
+            &mut out,
+            "Machine limits, measured in the same run:",
+            "| limit | MiB/s |",
+            "| --- | ---: |",
+        );
         for (name, x) in limits {
             let _ = writeln!(out, "| {name} | {} |", fmt_num(*x));
         }
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "Median produce throughput at max rate as a fraction of each limit:"
-        );
-        let _ = writeln!(out);
         let header: Vec<&str> = limits.iter().map(|(n, _)| n.as_str()).collect();
-        let _ = writeln!(
-            out,
-            "| workload | broker | produce MiB/s | {} |",
-            header.join(" | ")
-        );
-        let _ = writeln!(
-            out,
-            "| --- | --- | ---: |{}",
-            " ---: |".repeat(limits.len())
+        table_head(
+            &mut out,
+            "Median produce throughput at max rate as a fraction of each limit:",
+            &format!(
+                "| workload | broker | produce MiB/s | {} |",
+                header.join(" | ")
+            ),
+            &format!("| --- | --- | ---: |{}", " ---: |".repeat(limits.len())),
         );
         for workload in workloads {
             for broker in ["strata", "kafka"] {
